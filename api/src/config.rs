@@ -1,0 +1,373 @@
+//! Configuration, read once from environment variables into a typed, validated [`Config`].
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `APP_ENV` | `development` | `development` or `production`; production refuses to start without `JWT_SECRET` |
+//! | `DATABASE_URL` | unset | PostgreSQL URL; unset starts a project-local cluster in `DATA_DIR/postgres` |
+//! | `DATABASE_POOL_SIZE` | `10` | connections in the pool (1–500) |
+//! | `DATABASE_POOL_TIMEOUT_MS` | `5000` | wait for a connection before answering 503 |
+//! | `DATABASE_STATEMENT_TIMEOUT_MS` | `30000` | `statement_timeout` of every connection |
+//! | `DATA_DIR` | `./data` | local cluster (`postgres/`) and the development JWT secret |
+//! | `PG_BINDIR` | found | directory of `initdb`/`pg_ctl`/`postgres` for the local cluster |
+//! | `BIND_ADDRESS` | `127.0.0.1:8080` | where the server listens |
+//! | `HTTP_WORKERS` | number of CPUs | HTTP worker threads (1–64) |
+//! | `PUBLIC_BASE_URL` | `http://<BIND_ADDRESS>` | absolute URL clients use; links in emails are built from it |
+//! | `JWT_SECRET` | generated in development | HMAC key that signs access tokens (≥ 32 bytes) |
+//! | `JWT_PREVIOUS_SECRETS` | empty | comma-separated older keys still accepted while tokens signed with them expire |
+//! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS; none by default |
+//! | `REQUEST_BODY_LIMIT` | `1048576` | largest accepted request body in bytes |
+//! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// Where the service runs; decides how strict start-up is about secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// How the service reaches PostgreSQL.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL`: an existing server.
+    Url(SecretString),
+    /// No URL: a cluster of our own in this data directory.
+    Local { data_dir: PathBuf },
+}
+
+/// An HMAC key for access tokens with the `kid` that names it in token headers.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub secret: SecretString,
+}
+
+impl SigningKey {
+    /// The `kid` is derived from the secret so that rotating keys needs no extra naming, and it
+    /// reveals nothing usable about the secret.
+    pub fn new(secret: SecretString) -> Self {
+        let digest = Sha256::digest(secret.expose_secret().as_bytes());
+        Self {
+            kid: hex::encode(&digest[..8]),
+            secret,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtKeys {
+    /// Signs new tokens.
+    pub current: SigningKey,
+    /// Still verify tokens signed before a rotation.
+    pub previous: Vec<SigningKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database: DatabaseSource,
+    pub pool_size: u32,
+    pub pool_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub data_dir: PathBuf,
+    pub pg_bindir: Option<PathBuf>,
+    pub bind_address: SocketAddr,
+    pub workers: usize,
+    pub public_base_url: String,
+    /// `None` in development until [`Config::resolve_jwt_keys`] generates or loads one.
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_previous_secrets: Vec<SecretString>,
+    pub cors_allowed_origins: Vec<String>,
+    pub request_body_limit: usize,
+}
+
+/// Everything wrong with the environment, reported at once.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .0.join("; "))]
+pub struct ConfigError(pub Vec<String>);
+
+const MIN_SECRET_LEN: usize = 32;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads configuration from `vars` (the environment, or a map in tests).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut errors = Vec::new();
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let environment = match get("APP_ENV").unwrap_or("development") {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                errors.push(format!(
+                    "APP_ENV must be `development` or `production`, not `{other}`"
+                ));
+                Environment::Development
+            }
+        };
+        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            match get(name).map(str::parse::<u64>) {
+                None => default,
+                Some(Ok(n)) if (min..=max).contains(&n) => n,
+                Some(_) => {
+                    errors.push(format!("{name} must be a whole number from {min} to {max}"));
+                    default
+                }
+            }
+        };
+        let pool_size = number("DATABASE_POOL_SIZE", 10, 1, 500) as u32;
+        let pool_timeout =
+            Duration::from_millis(number("DATABASE_POOL_TIMEOUT_MS", 5000, 100, 600_000));
+        let statement_timeout = Duration::from_millis(number(
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            30_000,
+            100,
+            3_600_000,
+        ));
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+        let workers = number("HTTP_WORKERS", cpus, 1, 64) as usize;
+        let request_body_limit =
+            number("REQUEST_BODY_LIMIT", 1024 * 1024, 1024, 512 * 1024 * 1024) as usize;
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
+        let database = match get("DATABASE_URL") {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseSource::Url(SecretString::from(url.to_string()))
+            }
+            Some(_) => {
+                errors.push("DATABASE_URL must start with postgres:// or postgresql://".into());
+                DatabaseSource::Local {
+                    data_dir: data_dir.join("postgres"),
+                }
+            }
+            None => DatabaseSource::Local {
+                data_dir: data_dir.join("postgres"),
+            },
+        };
+
+        let bind_address = match get("BIND_ADDRESS").unwrap_or("127.0.0.1:8080").parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                errors.push(
+                    "BIND_ADDRESS must be an IP address and port, like 127.0.0.1:8080".into(),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        let public_base_url = match get("PUBLIC_BASE_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_string()
+            }
+            Some(_) => {
+                errors.push("PUBLIC_BASE_URL must be an absolute http(s) URL".into());
+                String::new()
+            }
+            None => format!("http://{bind_address}"),
+        };
+
+        let secret = |name: &str, value: &str, errors: &mut Vec<String>| {
+            if value.len() < MIN_SECRET_LEN {
+                errors.push(format!(
+                    "{name} must be at least {MIN_SECRET_LEN} bytes long"
+                ));
+            }
+            SecretString::from(value.to_string())
+        };
+        let jwt_secret = get("JWT_SECRET").map(|v| secret("JWT_SECRET", v, &mut errors));
+        if jwt_secret.is_none() && environment == Environment::Production {
+            errors.push("JWT_SECRET is required when APP_ENV=production".into());
+        }
+        let jwt_previous_secrets = get("JWT_PREVIOUS_SECRETS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| secret("JWT_PREVIOUS_SECRETS", s, &mut errors))
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let cors_allowed_origins: Vec<String> = get("CORS_ALLOWED_ORIGINS")
+            .map(|list| {
+                list.split(',')
+                    .map(|s| s.trim().trim_end_matches('/').to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                errors.push(format!(
+                    "CORS_ALLOWED_ORIGINS entries must be origins like https://app.example.com, not `{origin}`"
+                ));
+            }
+        }
+
+        let pg_bindir = get("PG_BINDIR").map(PathBuf::from);
+
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(Self {
+            environment,
+            database,
+            pool_size,
+            pool_timeout,
+            statement_timeout,
+            data_dir,
+            pg_bindir,
+            bind_address,
+            workers,
+            public_base_url,
+            jwt_secret,
+            jwt_previous_secrets,
+            cors_allowed_origins,
+            request_body_limit,
+        })
+    }
+
+    /// The signing keys: the configured secret, or in development one generated on first start
+    /// and kept in `DATA_DIR/jwt-secret` so tokens survive restarts.
+    pub fn resolve_jwt_keys(&self) -> Result<JwtKeys, String> {
+        let current = match &self.jwt_secret {
+            Some(secret) => secret.clone(),
+            None if self.environment == Environment::Production => {
+                return Err("JWT_SECRET is required when APP_ENV=production".into());
+            }
+            None => load_or_create_secret(&self.data_dir.join("jwt-secret"))?,
+        };
+        Ok(JwtKeys {
+            current: SigningKey::new(current),
+            previous: self
+                .jwt_previous_secrets
+                .iter()
+                .cloned()
+                .map(SigningKey::new)
+                .collect(),
+        })
+    }
+}
+
+fn load_or_create_secret(path: &Path) -> Result<SecretString, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= MIN_SECRET_LEN => {
+            return Ok(SecretString::from(text.trim().to_string()));
+        }
+        Ok(_) => {
+            return Err(format!(
+                "{} is shorter than {MIN_SECRET_LEN} bytes; delete it to generate a new one",
+                path.display()
+            ));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {}: {e}", path.display()));
+        }
+        Err(_) => {}
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret = hex::encode(bytes);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(secret.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    log::info!("generated a development JWT secret in {}", path.display());
+    Ok(SecretString::from(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() -> Result<(), ConfigError> {
+        let config = Config::from_vars(&HashMap::new())?;
+        assert_eq!(config.environment, Environment::Development);
+        assert!(
+            matches!(config.database, DatabaseSource::Local { ref data_dir } if data_dir == Path::new("./data/postgres"))
+        );
+        assert_eq!(config.bind_address.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_base_url, "http://127.0.0.1:8080");
+        assert!(config.cors_allowed_origins.is_empty());
+        assert_eq!(config.request_body_limit, 1024 * 1024);
+        assert_eq!(config.pool_size, 10);
+        Ok(())
+    }
+
+    #[test]
+    fn every_invalid_variable_is_reported_at_once() {
+        let err = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("BIND_ADDRESS", "nowhere"),
+            ("CORS_ALLOWED_ORIGINS", "app.example.com"),
+            ("JWT_PREVIOUS_SECRETS", "short"),
+        ]))
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+        assert_eq!(err.len(), 5, "{err:?}");
+        assert!(err.iter().any(|e| e.contains("JWT_SECRET is required")));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() -> Result<(), ConfigError> {
+        let secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+        let config = Config::from_vars(&vars(&[
+            ("JWT_SECRET", secret),
+            ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+        ]))?;
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        Ok(())
+    }
+
+    #[test]
+    fn development_secret_is_generated_once_and_kept() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir_str = dir.path().to_string_lossy().to_string();
+        let config =
+            Config::from_vars(&vars(&[("DATA_DIR", &dir_str)])).map_err(|e| e.to_string())?;
+        let first = config.resolve_jwt_keys()?;
+        let second = config.resolve_jwt_keys()?;
+        assert_eq!(first.current.kid, second.current.kid);
+        assert_eq!(
+            first.current.secret.expose_secret(),
+            second.current.secret.expose_secret()
+        );
+        let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .map_err(|e| e.to_string())?;
+        assert_eq!(mode, 0o600);
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! Request extractors that answer every bad input with a problem document: the JSON body
+//! (415, 413, 400 with the position, 422 with a pointer per field), path and query parameters.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{self, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use domain::validation::{Pointer, Violation, Violations};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body, deserialized and validated.
+///
+/// Unlike `actix_web::web::Json` it reports where the body is malformed (line and column), which
+/// field has the wrong type (as a JSON pointer), and every failed validation rule at once.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> FromRequest for Json<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.request_body_limit)
+            .unwrap_or(1024 * 1024);
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::unsupported_media_type("application/json"));
+            }
+            let body = read_body(payload, limit).await?;
+            let value: T = parse_json(&body)?;
+            value
+                .validate()
+                .map_err(|e| ApiError::validation(violations_from(&e)))?;
+            Ok(Json(value))
+        })
+    }
+}
+
+/// Reads the whole body, refusing it as soon as it grows past `limit`.
+pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => ApiError::payload_too_large(limit),
+            other => ApiError::bad_request(
+                "unreadable_body",
+                format!("the request body could not be read: {other}"),
+            ),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Deserializes `body`, telling syntax errors (400, with line and column) from values of the
+/// wrong shape (422, with the pointer of the field).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let pointer = pointer_of(e.path());
+        json_error(e.into_inner(), pointer)
+    })?;
+    // Anything after the document but white space is malformed.
+    de.end().map_err(|e| json_error(e, Pointer::root()))?;
+    Ok(value)
+}
+
+fn json_error(inner: serde_json::Error, pointer: Pointer) -> ApiError {
+    use serde_json::error::Category;
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the request body is not valid JSON: {} at line {} column {}",
+                strip_position(&inner.to_string()),
+                inner.line(),
+                inner.column()
+            ),
+        ),
+        Category::Data => {
+            let message = strip_position(&inner.to_string());
+            let code = if message.starts_with("unknown field") {
+                "unknown_field"
+            } else if message.starts_with("missing field") {
+                "required"
+            } else {
+                "invalid_type"
+            };
+            ApiError::validation(Violation::new(pointer, code, message).into())
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the position is reported separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> Pointer {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .fold(Pointer::root(), |p, segment| match segment {
+            Segment::Seq { index } => p.index(*index),
+            Segment::Map { key } => p.field(key),
+            Segment::Enum { variant } => p.field(variant),
+            Segment::Unknown => p,
+        })
+}
+
+/// Flattens `validator`'s nested errors into violations with JSON pointers. The rule's code
+/// becomes the violation code; its message, or a generic one, the message.
+pub fn violations_from(errors: &ValidationErrors) -> Violations {
+    let mut out = Violations::new();
+    collect(errors, &Pointer::root(), &mut out);
+    out
+}
+
+fn collect(errors: &ValidationErrors, at: &Pointer, out: &mut Violations) {
+    for (field, kind) in errors.errors() {
+        let here = at.field(field);
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("{field} is invalid ({})", e.code));
+                    out.push(Violation::new(here.clone(), e.code.to_string(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &here, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &here.index(*index), out);
+                }
+            }
+        }
+    }
+}
+
+/// Path parameters that do not parse (a malformed id) name no resource: 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into())
+}
+
+/// Query parameters of the wrong type: 400 naming the parameter.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::bad_request("invalid_query", format!("invalid query string: {e}")).into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "fields exist to be deserialized")]
+    struct Line {
+        quantity: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "fields exist to be deserialized")]
+    struct Doc {
+        lines: Vec<Line>,
+    }
+
+    fn problem_of(body: &str) -> (u16, String, String) {
+        match parse_json::<Doc>(body.as_bytes()) {
+            Ok(_) => (200, String::new(), String::new()),
+            Err(e) => {
+                let p = e.problem();
+                let pointer = p
+                    .errors
+                    .first()
+                    .map(|f| f.pointer.clone())
+                    .unwrap_or_default();
+                (p.status, pointer, p.detail)
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_position() {
+        let (status, _, detail) = problem_of("{\"lines\": [\n{\"quantity\": }]}");
+        assert_eq!(status, 400);
+        assert!(detail.contains("line 2 column 14"), "{detail}");
+    }
+
+    #[test]
+    fn wrong_types_point_at_the_field() {
+        let (status, pointer, _) = problem_of(r#"{"lines": [{"quantity": 1}, {"quantity": "x"}]}"#);
+        assert_eq!((status, pointer.as_str()), (422, "/lines/1/quantity"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let (status, pointer, _) = problem_of(r#"{"lines": [], "extra": 1}"#);
+        assert_eq!(status, 422);
+        assert_eq!(pointer, "/extra");
+    }
+
+    #[test]
+    fn trailing_garbage_is_a_syntax_error() {
+        assert_eq!(problem_of(r#"{"lines": []} x"#).0, 400);
+    }
+}

@@ -1,0 +1,17 @@
+//! The HTTP API of the invoicing service.
+//!
+//! `main.rs` only calls [`cli::main`]; everything a test needs to start the real application on
+//! port 0 lives in [`startup`].
+
+pub mod cli;
+pub mod concurrency;
+pub mod config;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod problem;
+pub mod routes;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,12 @@
+//! One module per resource; [`configure`] registers every route together with its OpenAPI
+//! operation, so the spec cannot drift from what is served.
+
+pub mod operations;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(operations::livez)
+        .service(operations::readyz)
+        .service(operations::metrics);
+}

@@ -1,0 +1,387 @@
+//! Test harness for black-box tests: every test gets its own PostgreSQL database, cloned from a
+//! migrated template, and the real application serving HTTP on a free port.
+//!
+//! The server is the one in `DATABASE_URL` (`cargo xtask test` starts a throwaway cluster and
+//! sets it). Databases are named `test_<unix seconds>_<random>`; one left behind by a crashed
+//! run is dropped by a later run once it is an hour old. `TEST_LOG=1` shows the server's logs.
+#![expect(
+    clippy::expect_used,
+    reason = "test harness: a failed setup step aborts the test with its message"
+)]
+
+pub mod widgets;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use sha2::{Digest, Sha256};
+
+/// How old a test database must be before a later run may drop it as a leftover.
+const LEFTOVER_AGE_SECS: u64 = 60 * 60;
+
+/// The server every test database lives on.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts a PostgreSQL \
+         server for them, or point DATABASE_URL at a server you can create databases on",
+    )
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let (head, rest) = url.split_at(scheme_end);
+    let query_start = rest.find('?').unwrap_or(rest.len());
+    let (location, query) = rest.split_at(query_start);
+    let authority = location.split('/').next().unwrap_or("");
+    format!("{head}{authority}/{database}{query}")
+}
+
+fn init_logging() {
+    static LOG: Once = Once::new();
+    LOG.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ =
+                env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                    .is_test(true)
+                    .try_init();
+        }
+    });
+}
+
+/// Name of the template for the current migrations: a new migration means a new template.
+fn template_name() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(
+            file.strip_prefix(&dir)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hash.update(std::fs::read(&file).expect("read a migration file"));
+    }
+    format!("tmpl_{}", &hex::encode(hash.finalize())[..16])
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read the migrations directory")
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    datname: String,
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates the migrated template once per server and migrations version (other test processes
+/// wait on an advisory lock), and sweeps what crashed runs left behind.
+fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> String {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let template = template_name();
+            // Any constant shared by every test process works as the lock key.
+            admin
+                .batch_execute("SELECT pg_advisory_lock(727274)")
+                .expect("take the template lock");
+            let exists: Exists = diesel::sql_query(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
+            )
+            .bind::<Text, _>(&template)
+            .get_result(admin)
+            .expect("look for the template");
+            if !exists.exists {
+                sweep_templates(admin);
+                let building = format!("{template}_building");
+                admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        quote(&building)
+                    ))
+                    .expect("drop a half-built template");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {}", quote(&building)))
+                    .expect("create the template");
+                {
+                    let mut conn = PgConnection::establish(&with_database(admin_url, &building))
+                        .expect("connect to the template");
+                    persistence::run_migrations(&mut conn).expect("migrate the template");
+                }
+                admin
+                    .batch_execute(&format!(
+                        "ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} IS_TEMPLATE true",
+                        quote(&building),
+                        quote(&template),
+                        quote(&template)
+                    ))
+                    .expect("publish the template");
+            }
+            sweep_leftovers(admin);
+            admin
+                .batch_execute("SELECT pg_advisory_unlock(727274)")
+                .expect("release the template lock");
+            template
+        })
+        .clone()
+}
+
+/// Drops templates of older migrations.
+fn sweep_templates(admin: &mut PgConnection) {
+    let old: Vec<Name> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'tmpl\\_%'")
+            .load(admin)
+            .unwrap_or_default();
+    for db in old {
+        let name = quote(&db.datname);
+        let _ = admin.batch_execute(&format!(
+            "ALTER DATABASE {name} IS_TEMPLATE false; DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        ));
+    }
+}
+
+/// Drops test databases older than an hour: no test runs that long, so their test crashed.
+fn sweep_leftovers(admin: &mut PgConnection) {
+    let now = unix_now();
+    let dbs: Vec<Name> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
+            .load(admin)
+            .unwrap_or_default();
+    for db in dbs {
+        let created = db
+            .datname
+            .split('_')
+            .nth(1)
+            .and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|t| now.saturating_sub(t) > LEFTOVER_AGE_SECS) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote(&db.datname)
+            ));
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A database of one test's own, dropped when the test ends (also when it fails).
+#[derive(Debug)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        init_logging();
+        let admin_url = admin_url();
+        let mut admin = PgConnection::establish(&admin_url).expect("connect to DATABASE_URL");
+        let template = ensure_template(&mut admin, &admin_url);
+        let name = format!("test_{}_{}", unix_now(), uuid::Uuid::now_v7().simple());
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                quote(&name),
+                quote(&template)
+            ))
+            .expect("create the test database");
+        Self {
+            url: with_database(&admin_url, &name),
+            name,
+            admin_url,
+        }
+    }
+
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote(&self.name)
+            ));
+        }
+    }
+}
+
+/// The real application, serving on a free port against its own database.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+/// Configuration every test app starts from; tests override entries with [`TestApp::spawn_with`].
+pub fn base_vars(database_url: &str) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET", "test-secret-that-is-long-enough-0123456789"),
+        ("DATABASE_POOL_SIZE", "4"),
+        ("DATABASE_POOL_TIMEOUT_MS", "1000"),
+        ("HTTP_WORKERS", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app after `customize` has changed its environment variables.
+    pub async fn spawn_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> Self {
+        let db = TestDb::create();
+        let mut vars = base_vars(&db.url);
+        customize(&mut vars);
+        let address = start_server(&vars, &db.url, None);
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("build an HTTP client"),
+            db,
+        }
+    }
+
+    /// Starts the app with the test-only `/test/widgets` resource mounted, which exercises the
+    /// shared API machinery (idempotency, pagination, ETags) on a real table.
+    pub async fn spawn_with_widgets() -> Self {
+        let db = TestDb::create();
+        widgets::create_table(&mut db.connect());
+        let vars = base_vars(&db.url);
+        let address = start_server(&vars, &db.url, Some(widgets::configure));
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+}
+
+/// Starts the server on the current Tokio runtime; returns its base URL.
+pub fn start_server(
+    vars: &HashMap<String, String>,
+    database_url: &str,
+    extra: Option<fn(&mut actix_web::web::ServiceConfig)>,
+) -> String {
+    let config = api::config::Config::from_vars(vars).expect("a valid test configuration");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("read the port").port();
+    let pool = api::startup::pool(&config, database_url);
+    let state = api::startup::state(config, pool).expect("build the application state");
+    let server = api::startup::serve_with(state, listener, 1, extra).expect("start the server");
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The JSON body of a response, after checking its status.
+pub async fn json_of(response: reqwest::Response, status: u16) -> serde_json::Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.expect("read the body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).expect("a JSON body")
+}
+
+/// Asserts that `response` is a problem document with `status` and `code`; returns its body.
+pub async fn problem_of(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = json_of(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["request_id"], request_id.as_str(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_are_replaced_in_any_url_form() {
+        assert_eq!(
+            with_database("postgres://postgres@/postgres?host=/tmp/x&port=5432", "t1"),
+            "postgres://postgres@/t1?host=/tmp/x&port=5432"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@db:5432/app", "t2"),
+            "postgres://u:p@db:5432/t2"
+        );
+        assert_eq!(with_database("postgresql://db", "t3"), "postgresql://db/t3");
+    }
+}

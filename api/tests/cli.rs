@@ -1,7 +1,10 @@
 //! The server binary as a new user meets it: started with no configuration it creates and runs
 //! its own PostgreSQL cluster, serves, and shuts down in order; misconfigured, it says what to do
 //! in one line and exits non-zero, without a panic.
-#![expect(clippy::unwrap_used, reason = "test helpers abort the test with the error")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers abort the test with the error"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -1,6 +1,9 @@
 //! The HTTP conventions of API.md that every endpoint shares: problem documents for every
 //! error, request ids, body limits and media types.
-#![expect(clippy::unwrap_used, reason = "test helpers abort the test with the error")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers abort the test with the error"
+)]
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -199,4 +202,76 @@ fn widget_count(app: &TestApp) -> i64 {
         .get_result::<Count>(&mut app.db.connect())
         .unwrap()
         .n
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let closed = TestApp::spawn().await;
+    let response = closed
+        .get("/livez")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let open = TestApp::spawn_with(|vars| {
+        vars.insert(
+            "CORS_ALLOWED_ORIGINS".into(),
+            "https://app.example.com".into(),
+        );
+    })
+    .await;
+    let preflight = open
+        .request(reqwest::Method::OPTIONS, "/readyz")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "GET")
+        .header(
+            "access-control-request-headers",
+            "authorization, idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let response = open
+        .get("/livez")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("etag"),
+        "{exposed}"
+    );
+
+    let response = open
+        .get("/livez")
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }

@@ -1,5 +1,8 @@
 //! `Idempotency-Key` on POST (API.md), driven through the test resource.
-#![expect(clippy::unwrap_used, reason = "test helpers abort the test with the error")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers abort the test with the error"
+)]
 
 use std::time::Duration;
 

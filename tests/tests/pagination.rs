@@ -1,5 +1,8 @@
 //! Cursor pagination (API.md), driven through the test resource.
-#![expect(clippy::unwrap_used, reason = "test helpers abort the test with the error")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers abort the test with the error"
+)]
 
 use serde_json::{Value, json};
 use tests::{TestApp, json_of, problem_of};

@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`cli::main`]; everything a test needs to start the real application on
 //! port 0 lives in [`startup`].
 
+pub mod auth;
 pub mod cli;
 pub mod concurrency;
 pub mod config;

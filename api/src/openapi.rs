@@ -27,6 +27,7 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
     modifiers(&Security),
     components(schemas(Problem, FieldError)),
     tags(
+        (name = "auth", description = "Registration, login, sessions and the caller's identity"),
         (name = "operations", description = "Health checks and metrics for operators"),
     ),
 )]

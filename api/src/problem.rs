@@ -79,16 +79,21 @@ impl From<Violation> for FieldError {
     }
 }
 
-/// An error answered to the client.
+/// An error answered to the client. Boxed: it travels in every handler's `Result`, and most of
+/// its fields are rare.
 #[derive(Debug, thiserror::Error)]
-#[error("{status} {code}: {detail}")]
-pub struct ApiError {
+#[error("{} {}: {}", .0.status, .0.code, .0.detail)]
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     code: Cow<'static, str>,
     detail: String,
     errors: Vec<FieldError>,
     allow: Option<String>,
     retry_after: Option<Duration>,
+    www_authenticate: Option<String>,
 }
 
 impl ApiError {
@@ -97,33 +102,69 @@ impl ApiError {
         code: impl Into<Cow<'static, str>>,
         detail: impl Into<String>,
     ) -> Self {
-        Self {
+        Self(Box::new(Inner {
             status,
             code: code.into(),
             detail: detail.into(),
             errors: Vec::new(),
             allow: None,
             retry_after: None,
-        }
+            www_authenticate: None,
+        }))
     }
 
     /// Keeps the field errors but answers with another status and code (a query string that
     /// fails validation is a 400 `invalid_query`, not a 422 body failure).
     pub fn set_status_and_code(&mut self, status: StatusCode, code: &'static str) {
-        self.status = status;
-        self.code = Cow::Borrowed(code);
+        self.0.status = status;
+        self.0.code = Cow::Borrowed(code);
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 401 with the RFC 6750 challenge; `error` is the challenge's error code (or none when the
+    /// request carried no token at all).
+    pub fn unauthorized(
+        code: &'static str,
+        detail: impl Into<String>,
+        error: Option<&str>,
+    ) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, code, detail);
+        e.0.www_authenticate = Some(match error {
+            Some(error) => format!("Bearer realm=\"facturacion\", error=\"{error}\""),
+            None => "Bearer realm=\"facturacion\"".to_string(),
+        });
+        e
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn too_many_requests(
+        code: &'static str,
+        retry_after: Duration,
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail);
+        e.0.retry_after = Some(retry_after.max(Duration::from_secs(1)));
+        e
+    }
+
+    /// Adds a field error to a non-validation problem (a 409 naming the field that clashed).
+    pub fn with_field(mut self, violation: Violation) -> Self {
+        self.0.errors.push(violation.into());
+        self
     }
 
     pub fn not_found() -> Self {
@@ -140,7 +181,7 @@ impl ApiError {
             "method_not_allowed",
             format!("this URL accepts only {}", allow.join(", ")),
         );
-        e.allow = Some(allow.join(", "));
+        e.0.allow = Some(allow.join(", "));
         e
     }
 
@@ -184,7 +225,7 @@ impl ApiError {
                 format!("{count} fields are invalid")
             },
         );
-        e.errors = violations.into_iter().map(FieldError::from).collect();
+        e.0.errors = violations.into_iter().map(FieldError::from).collect();
         e
     }
 
@@ -199,7 +240,7 @@ impl ApiError {
             "database_unavailable",
             "the database is unavailable; retry after the time in Retry-After",
         );
-        e.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
+        e.0.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
         e
     }
 
@@ -224,33 +265,37 @@ impl ApiError {
     /// The body, with the current request's id.
     pub fn problem(&self) -> Problem {
         Problem {
-            type_uri: format!("urn:facturacion:problem:{}", self.code),
+            type_uri: format!("urn:facturacion:problem:{}", self.0.code),
             title: self
+                .0
                 .status
                 .canonical_reason()
                 .unwrap_or("Error")
                 .to_string(),
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            code: self.code.to_string(),
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            code: self.0.code.to_string(),
             request_id: REQUEST_ID.try_with(Clone::clone).ok(),
-            errors: self.errors.clone(),
+            errors: self.0.errors.clone(),
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        if let Some(allow) = &self.allow {
+        if let Some(allow) = &self.0.allow {
             response.insert_header((header::ALLOW, allow.as_str()));
         }
-        if let Some(after) = self.retry_after {
+        if let Some(challenge) = &self.0.www_authenticate {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge.as_str()));
+        }
+        if let Some(after) = self.0.retry_after {
             response.insert_header((header::RETRY_AFTER, after.as_secs().to_string()));
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();

@@ -38,7 +38,10 @@ pub fn state(config: Config, pool: DbPool) -> Result<AppState, String> {
     let openapi_json = spec
         .to_json()
         .map_err(|e| format!("cannot serialize the OpenAPI document: {e}"))?;
+    let tokens = crate::auth::tokens::TokenKeys::new(&jwt_keys, &config.public_base_url)
+        .map_err(|e| format!("cannot use the JWT signing keys: {e}"))?;
     Ok(AppState {
+        tokens: Arc::new(tokens),
         pool,
         config: Arc::new(config),
         jwt_keys: Arc::new(jwt_keys),

@@ -13,6 +13,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Arc<Config>,
     pub jwt_keys: Arc<JwtKeys>,
+    /// Signs and verifies access tokens with `jwt_keys`.
+    pub tokens: Arc<crate::auth::tokens::TokenKeys>,
     pub metrics: Metrics,
     pub routes: Arc<RouteTable>,
     /// The OpenAPI document, serialized once at start-up.

@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod error;
 pub mod idempotency;
+pub mod identity;
 pub mod pagination;
 pub mod pool;
 pub mod schema;
@@ -26,4 +27,14 @@ pub fn run_migrations(conn: &mut PgConnection) -> Result<usize, StoreError> {
     conn.run_pending_migrations(MIGRATIONS)
         .map(|applied| applied.len())
         .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise, so a
+/// request that changes several rows changes all of them or none.
+pub fn transaction<T, F>(conn: &mut PgConnection, f: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, StoreError>,
+{
+    use diesel::Connection;
+    conn.transaction(f)
 }

@@ -12,3 +12,73 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        legal_name -> Text,
+        rfc -> Text,
+        tax_regime -> Text,
+        postal_code -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        rotated_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Int4,
+        last_failure -> Timestamptz,
+        blocked_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    security_events (id) {
+        id -> Uuid,
+        organization_id -> Nullable<Uuid>,
+        user_id -> Nullable<Uuid>,
+        kind -> Text,
+        client_address -> Nullable<Text>,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(users -> organizations (organization_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    refresh_tokens,
+    security_events
+);

@@ -385,3 +385,40 @@ mod tests {
         assert_eq!(with_database("postgresql://db", "t3"), "postgresql://db/t3");
     }
 }
+
+/// An organization registered through the API, with its owner's session.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub organization_id: String,
+    pub user_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// Two organizations whose RFCs are valid: SAT's test company and test individual.
+pub const TENANTS: [(&str, &str); 2] = [("EKU9003173C9", "601"), ("CACX7605101P8", "612")];
+
+impl TestApp {
+    /// Registers organization `n` of [`TENANTS`] with owner `email`.
+    pub async fn register_tenant(&self, n: usize, email: &str) -> Tenant {
+        let (rfc, regime) = TENANTS[n];
+        let body = serde_json::json!({
+            "organization": {"legal_name": format!("ORGANIZACION {n}"), "rfc": rfc, "tax_regime": regime, "postal_code": "42501"},
+            "owner": {"name": "Owner", "email": email, "password": "correct horse battery staple"}
+        });
+        let response = self
+            .post("/v1/auth/register")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let body = json_of(response, 201).await;
+        let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
+        Tenant {
+            organization_id: text(&body["organization"]["id"]),
+            user_id: text(&body["user"]["id"]),
+            access_token: text(&body["session"]["access_token"]),
+            refresh_token: text(&body["session"]["refresh_token"]),
+        }
+    }
+}

@@ -166,3 +166,26 @@ fn held_keys(conn: &mut diesel::PgConnection) -> i64 {
         .unwrap()
         .n
 }
+
+#[tokio::test]
+async fn keys_belong_to_their_tenant() {
+    let app = TestApp::spawn_with_widgets().await;
+    let a = app.register_tenant(0, "a@example.com").await;
+    let b = app.register_tenant(1, "b@example.com").await;
+    for tenant in [&a, &b] {
+        let response = app
+            .post("/test/widgets")
+            .bearer_auth(&tenant.access_token)
+            .header("idempotency-key", "shared-key")
+            .json(&json!({"name": "same"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        assert!(
+            response.headers().get("idempotent-replayed").is_none(),
+            "one tenant's key must not replay another tenant's response"
+        );
+    }
+    assert_eq!(count(&app).await, 2);
+}

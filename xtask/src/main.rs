@@ -1,6 +1,6 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
-//! - `test [ARGS…]`: runs every test (`cargo nextest run --workspace ARGS…`, then the doc tests)
+//! - `test [ARGS…]`: runs every test (`cargo nextest run --workspace ARGS…`)
 //!   against a real PostgreSQL: the server of `DATABASE_URL` if set, else a throwaway cluster
 //!   started here and removed afterwards. Clusters of crashed earlier runs are swept first.
 //! - `openapi`: writes `openapi/openapi.json` from the handlers (the drift test compares them).
@@ -85,13 +85,8 @@ fn test(args: &[String]) -> Result<(), String> {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
     tests.args(args).env("DATABASE_URL", &database_url);
-    let mut result = run(&mut tests);
-    if result.is_ok() && nextest_available {
-        // nextest does not run doc tests.
-        result = run(cargo()
-            .args(["test", "--workspace", "--doc", "--quiet"])
-            .env("DATABASE_URL", &database_url));
-    }
+    // The crates are not libraries for others and hold no doc tests; nextest runs every test.
+    let result = run(&mut tests);
     drop(cluster);
     result
 }

@@ -65,11 +65,7 @@ pub async fn idempotency(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let scope = req
-        .extensions()
-        .get::<IdempotencyScope>()
-        .map(|s| s.0.clone())
-        .unwrap_or_else(|| PUBLIC_SCOPE.to_string());
+    let scope = scope_of(&req, &state);
 
     let body = match read_body(req.take_payload(), state.config.request_body_limit).await {
         Ok(body) => body,
@@ -137,6 +133,20 @@ pub async fn idempotency(
             Ok(ServiceResponse::new(http_req, res))
         }
     }
+}
+
+/// The tenant of a valid access token, else whatever scope authentication set, else the
+/// anonymous caller. An invalid token is not an error here: the handler will refuse it.
+fn scope_of(req: &ServiceRequest, state: &AppState) -> String {
+    if let Some(claims) =
+        crate::auth::bearer_token(req.request()).and_then(|t| state.tokens.verify(t).ok())
+    {
+        return format!("org:{}", claims.org);
+    }
+    req.extensions()
+        .get::<IdempotencyScope>()
+        .map(|s| s.0.clone())
+        .unwrap_or_else(|| PUBLIC_SCOPE.to_string())
 }
 
 fn valid_key(value: &HeaderValue) -> Option<String> {

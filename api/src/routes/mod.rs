@@ -1,12 +1,20 @@
 //! One module per resource; [`configure`] registers every route together with its OpenAPI
 //! operation, so the spec cannot drift from what is served.
 
+pub mod auth;
+pub mod me;
 pub mod operations;
+pub mod views;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(operations::livez)
         .service(operations::readyz)
-        .service(operations::metrics);
+        .service(operations::metrics)
+        .service(auth::register)
+        .service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(me::me);
 }

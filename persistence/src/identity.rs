@@ -1,0 +1,220 @@
+//! Organizations, users, refresh-token families, login throttling and the security log.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::schema::{login_throttle, organizations, refresh_tokens, security_events, users};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`: matches the unique index on `lower(email)`.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: Uuid,
+    pub legal_name: String,
+    pub rfc: String,
+    pub tax_regime: String,
+    pub postal_code: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Creates an organization and its owner in the caller's transaction. A taken RFC or email
+/// comes back as [`StoreError::UniqueViolation`] naming `organizations_rfc_key` or
+/// `users_email_key`.
+pub fn create_organization(
+    conn: &mut PgConnection,
+    org: &Organization,
+    owner: &User,
+) -> Result<(), StoreError> {
+    diesel::insert_into(organizations::table)
+        .values(org)
+        .execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(owner)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_organization(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+) -> Result<Organization, StoreError> {
+    Ok(organizations::table
+        .find(org_id)
+        .select(Organization::as_select())
+        .first(conn)?)
+}
+
+/// Looks a user up by email, case-insensitively, across organizations (login).
+pub fn find_user_by_email(
+    conn: &mut PgConnection,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A user of organization `org_id`; another organization's user is not found.
+pub fn find_user(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<User, StoreError> {
+    Ok(users::table
+        .filter(users::organization_id.eq(org_id))
+        .find(user_id)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert_refresh_token(
+    conn: &mut PgConnection,
+    token: &RefreshToken,
+) -> Result<(), StoreError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The token with this hash, locked for the rest of the transaction so two refreshes with the
+/// same token cannot both rotate it.
+pub fn lock_refresh_token(
+    conn: &mut PgConnection,
+    hash: &[u8],
+) -> Result<Option<RefreshToken>, StoreError> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(RefreshToken::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?)
+}
+
+pub fn mark_rotated(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
+    diesel::update(refresh_tokens::table.find(id))
+        .set(refresh_tokens::rotated_at.eq(Utc::now()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes every live token of a family; returns how many.
+pub fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Utc::now()))
+    .execute(conn)?)
+}
+
+/// Revokes every live token of a user (password change or reset, removal).
+pub fn revoke_user_tokens(conn: &mut PgConnection, user_id: Uuid) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Utc::now()))
+    .execute(conn)?)
+}
+
+/// The latest time until which any of `keys` is blocked, if one is blocked now.
+pub fn blocked_until(
+    conn: &mut PgConnection,
+    keys: &[String],
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let until: Option<Option<DateTime<Utc>>> = login_throttle::table
+        .filter(login_throttle::key.eq_any(keys))
+        .filter(login_throttle::blocked_until.gt(Utc::now()))
+        .select(diesel::dsl::max(login_throttle::blocked_until))
+        .first(conn)
+        .optional()?;
+    Ok(until.flatten())
+}
+
+/// Counts a failure for `key` and blocks it for `backoff(failures)` from now (None: not yet).
+pub fn record_login_failure(
+    conn: &mut PgConnection,
+    key: &str,
+    backoff: impl Fn(i32) -> Option<chrono::Duration>,
+) -> Result<(), StoreError> {
+    let failures: i32 = diesel::insert_into(login_throttle::table)
+        .values((login_throttle::key.eq(key), login_throttle::failures.eq(1)))
+        .on_conflict(login_throttle::key)
+        .do_update()
+        .set((
+            login_throttle::failures.eq(login_throttle::failures + 1),
+            login_throttle::last_failure.eq(Utc::now()),
+        ))
+        .returning(login_throttle::failures)
+        .get_result(conn)?;
+    if let Some(delay) = backoff(failures) {
+        diesel::update(login_throttle::table.find(key))
+            .set(login_throttle::blocked_until.eq(Utc::now() + delay))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn clear_login_failures(conn: &mut PgConnection, key: &str) -> Result<(), StoreError> {
+    diesel::delete(login_throttle::table.find(key)).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = security_events)]
+pub struct SecurityEvent {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub kind: String,
+    pub client_address: Option<String>,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn record_security_event(
+    conn: &mut PgConnection,
+    event: &SecurityEvent,
+) -> Result<(), StoreError> {
+    diesel::insert_into(security_events::table)
+        .values(event)
+        .execute(conn)?;
+    Ok(())
+}

@@ -137,6 +137,7 @@ fn serve(config: Config, listener: TcpListener, database_url: &str) -> Result<()
         log::info!("listening on http://{address}");
         println!("Facturación API listening on http://{address}; Swagger UI: {base_url}/docs/");
         server
+            .run()
             .await
             .map_err(|e| format!("the HTTP server failed: {e}"))
     })?;

@@ -16,6 +16,9 @@
 //! | `JWT_PREVIOUS_SECRETS` | empty | comma-separated older keys still accepted while tokens signed with them expire |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS; none by default |
 //! | `REQUEST_BODY_LIMIT` | `1048576` | largest accepted request body in bytes |
+//! | `SMTP_URL` | unset | SMTP server for outgoing email (`smtp://user:pass@host:587?tls=required`, `smtps://…`); unset keeps emails in the outbox |
+//! | `EMAIL_FROM` | `Facturación <no-reply@localhost>` | sender of outgoing email |
+//! | `EMAIL_POLL_INTERVAL_MS` | `1000` | how often the delivery worker looks for due emails |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::collections::HashMap;
@@ -86,6 +89,9 @@ pub struct Config {
     pub jwt_previous_secrets: Vec<SecretString>,
     pub cors_allowed_origins: Vec<String>,
     pub request_body_limit: usize,
+    pub smtp_url: Option<SecretString>,
+    pub email_from: String,
+    pub email_poll_interval: Duration,
 }
 
 /// Everything wrong with the environment, reported at once.
@@ -116,29 +122,33 @@ impl Config {
                 Environment::Development
             }
         };
-        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
-            match get(name).map(str::parse::<u64>) {
-                None => default,
-                Some(Ok(n)) if (min..=max).contains(&n) => n,
-                Some(_) => {
-                    errors.push(format!("{name} must be a whole number from {min} to {max}"));
-                    default
-                }
-            }
-        };
-        let pool_size = number("DATABASE_POOL_SIZE", 10, 1, 500) as u32;
-        let pool_timeout =
-            Duration::from_millis(number("DATABASE_POOL_TIMEOUT_MS", 5000, 100, 600_000));
-        let statement_timeout = Duration::from_millis(number(
+        let pool_size = whole_number("DATABASE_POOL_SIZE", 10, 1, 500, vars, &mut errors) as u32;
+        let pool_timeout = Duration::from_millis(whole_number(
+            "DATABASE_POOL_TIMEOUT_MS",
+            5000,
+            100,
+            600_000,
+            vars,
+            &mut errors,
+        ));
+        let statement_timeout = Duration::from_millis(whole_number(
             "DATABASE_STATEMENT_TIMEOUT_MS",
             30_000,
             100,
             3_600_000,
+            vars,
+            &mut errors,
         ));
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
-        let workers = number("HTTP_WORKERS", cpus, 1, 64) as usize;
-        let request_body_limit =
-            number("REQUEST_BODY_LIMIT", 1024 * 1024, 1024, 512 * 1024 * 1024) as usize;
+        let workers = whole_number("HTTP_WORKERS", cpus, 1, 64, vars, &mut errors) as usize;
+        let request_body_limit = whole_number(
+            "REQUEST_BODY_LIMIT",
+            1024 * 1024,
+            1024,
+            512 * 1024 * 1024,
+            vars,
+            &mut errors,
+        ) as usize;
 
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
         let database = match get("DATABASE_URL") {
@@ -215,6 +225,30 @@ impl Config {
         }
 
         let pg_bindir = get("PG_BINDIR").map(PathBuf::from);
+        let smtp_url = match get("SMTP_URL") {
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                Some(SecretString::from(url.to_string()))
+            }
+            Some(_) => {
+                errors.push("SMTP_URL must start with smtp:// or smtps://".into());
+                None
+            }
+            None => None,
+        };
+        let email_from = get("EMAIL_FROM")
+            .unwrap_or("Facturación <no-reply@localhost>")
+            .to_string();
+        if email_from.parse::<lettre::message::Mailbox>().is_err() {
+            errors.push("EMAIL_FROM must be an address like `Name <name@example.com>`".into());
+        }
+        let email_poll_interval = Duration::from_millis(whole_number(
+            "EMAIL_POLL_INTERVAL_MS",
+            1000,
+            50,
+            600_000,
+            vars,
+            &mut errors,
+        ));
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -234,6 +268,9 @@ impl Config {
             jwt_previous_secrets,
             cors_allowed_origins,
             request_body_limit,
+            smtp_url,
+            email_from,
+            email_poll_interval,
         })
     }
 
@@ -256,6 +293,30 @@ impl Config {
                 .map(SigningKey::new)
                 .collect(),
         })
+    }
+}
+
+/// A whole number from `vars`, `default` when unset; out of range is reported in `errors`.
+fn whole_number(
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+    vars: &HashMap<String, String>,
+    errors: &mut Vec<String>,
+) -> u64 {
+    match vars
+        .get(name)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(str::parse::<u64>)
+    {
+        None => default,
+        Some(Ok(n)) if (min..=max).contains(&n) => n,
+        Some(_) => {
+            errors.push(format!("{name} must be a whole number from {min} to {max}"));
+            default
+        }
     }
 }
 

@@ -89,7 +89,62 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })?;
     // Anything after the document but white space is malformed.
     de.end().map_err(|e| json_error(e, Pointer::root()))?;
+    // PostgreSQL text cannot hold NUL: refuse it here, with its pointer, rather than fail later.
+    if has_escaped_nul(body) {
+        let document: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let pointer = find_nul(&document, Pointer::root()).unwrap_or_default();
+        return Err(ApiError::validation(
+            Violation::new(
+                pointer,
+                "invalid_characters",
+                "text must not contain NUL characters",
+            )
+            .into(),
+        ));
+    }
     Ok(value)
+}
+
+/// Whether a JSON string in `body` holds `\u0000` (a NUL can only be written escaped: raw
+/// control characters are invalid JSON).
+fn has_escaped_nul(body: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut i = 0;
+    while i < body.len() {
+        match (in_string, body[i]) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') => {
+                if body.get(i + 1) == Some(&b'u') && body.get(i + 2..i + 6) == Some(b"0000") {
+                    return true;
+                }
+                // Skip the escaped character, so `\\u0000` (a backslash, then text) is not taken.
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The pointer of the first string (or key) holding a NUL.
+fn find_nul(value: &serde_json::Value, at: Pointer) -> Option<Pointer> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_nul(v, at.index(i))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(at.field(k))
+            } else {
+                find_nul(v, at.field(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn json_error(inner: serde_json::Error, pointer: Pointer) -> ApiError {
@@ -233,6 +288,33 @@ mod tests {
         let (status, pointer, _) = problem_of(r#"{"lines": [], "extra": 1}"#);
         assert_eq!(status, 422);
         assert_eq!(pointer, "/extra");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_their_pointer() {
+        #[derive(Debug, Deserialize)]
+        #[expect(dead_code, reason = "fields exist to be deserialized")]
+        struct Named {
+            names: Vec<String>,
+        }
+        let problem = parse_json::<Named>(br#"{"names": ["ok", "a\u0000b"]}"#)
+            .err()
+            .map(|e| e.problem());
+        let problem = problem.unwrap_or_else(|| panic!("accepted a NUL"));
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].pointer, "/names/1");
+        assert_eq!(problem.errors[0].code, "invalid_characters");
+        assert!(has_escaped_nul(br#"{"a": "x\u0000"}"#));
+        assert!(
+            !has_escaped_nul(br#"{"a": "x\\u0000"}"#),
+            "an escaped backslash, then text"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(r#"{"a": [{"b": "x\u0000"}]}"#).unwrap_or_default();
+        assert_eq!(
+            find_nul(&doc, Pointer::root()).map(|p| p.to_string()),
+            Some("/a/0/b".into())
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod concurrency;
 pub mod config;
+pub mod email;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;

@@ -3,8 +3,9 @@
 
 use actix_web::dev::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use utoipa::openapi::schema::{ArrayItems, KnownFormat, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{OpenApi as OpenApiDoc, PathItem};
+use utoipa::openapi::{OpenApi as OpenApiDoc, PathItem, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -55,13 +56,108 @@ impl Modify for Security {
     }
 }
 
+/// Every string the API takes is refused if it holds a NUL character (PostgreSQL text cannot
+/// store one; see `extract::parse_json`). Saying so in each string of every request schema
+/// keeps the contract exact: a generated client or a fuzzer knows such a string is invalid.
+/// Response schemas are left alone (a problem's pointer may quote a NUL the client sent).
+struct NoNulInStrings;
+
+pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+
+impl Modify for NoNulInStrings {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let mut pending = Vec::new();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                // Request bodies are inline here (utoipa writes them so); a referenced one would
+                // be a component request body, which this API does not use.
+                if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+                    for content in body.content.values_mut() {
+                        if let RefOr::T(content) = content
+                            && let Some(schema) = content.schema.as_mut()
+                        {
+                            forbid_nul(schema, &mut pending);
+                        }
+                    }
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let mut done = std::collections::HashSet::new();
+        while let Some(name) = pending.pop() {
+            if done.insert(name.clone())
+                && let Some(schema) = components.schemas.get_mut(&name)
+            {
+                forbid_nul(schema, &mut pending);
+            }
+        }
+    }
+}
+
+/// Adds the pattern to the unconstrained strings of `schema`; names the component schemas it
+/// refers to in `pending`.
+fn forbid_nul(schema: &mut RefOr<Schema>, pending: &mut Vec<String>) {
+    let schema = match schema {
+        RefOr::Ref(r) => {
+            if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/") {
+                pending.push(name.to_string());
+            }
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(object) => {
+            let is_string = match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            let constrained = object.pattern.is_some()
+                || object.enum_values.is_some()
+                || matches!(
+                    object.format,
+                    Some(SchemaFormat::KnownFormat(
+                        KnownFormat::Uuid | KnownFormat::DateTime | KnownFormat::Date
+                    ))
+                );
+            if is_string && !constrained {
+                object.pattern = Some(NO_NUL_PATTERN.to_string());
+            }
+            for property in object.properties.values_mut() {
+                forbid_nul(property, pending);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                forbid_nul(items, pending);
+            }
+        }
+        Schema::AllOf(all) => all.items.iter_mut().for_each(|s| forbid_nul(s, pending)),
+        Schema::OneOf(one) => one.items.iter_mut().for_each(|s| forbid_nul(s, pending)),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(|s| forbid_nul(s, pending)),
+        _ => {}
+    }
+}
+
 /// The whole document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
 pub fn spec() -> OpenApiDoc {
-    let (_, api) = actix_web::App::new()
+    let (_, mut api) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::routes::configure)
         .split_for_parts();
+    // After the routes: their request and response schemas only exist from here on.
+    NoNulInStrings.modify(&mut api);
     api
 }
 

@@ -53,8 +53,40 @@ pub fn state(config: Config, pool: DbPool) -> Result<AppState, String> {
 
 /// Starts serving on `listener` with `workers` threads. The returned server runs until it is
 /// awaited to completion; it stops gracefully on SIGINT/SIGTERM (in-flight requests finish).
-pub fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+pub fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Running> {
     serve_with(state, listener, workers, None)
+}
+
+/// A started server and the background tasks that live as long as it does.
+pub struct Running {
+    server: Server,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("background_tasks", &self.background.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Stops the server from elsewhere (gracefully: in-flight requests finish).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM or [`Running::handle`]), then stops the
+    /// background tasks.
+    pub async fn run(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        for task in self.background {
+            task.abort();
+        }
+        log::debug!("server stopped; background tasks ended");
+        result
+    }
 }
 
 /// [`serve`], with `extra` routes mounted beside the API's (tests mount resources of their own
@@ -64,12 +96,14 @@ pub fn serve_with(
     listener: TcpListener,
     workers: usize,
     extra: Option<fn(&mut web::ServiceConfig)>,
-) -> std::io::Result<Server> {
+) -> std::io::Result<Running> {
     let state = web::Data::new(state);
     let spec: utoipa::openapi::OpenApi = serde_json::from_str(&state.openapi_json)
         .map_err(|e| std::io::Error::other(format!("OpenAPI document does not round-trip: {e}")))?;
-    // Detached: it lives as long as the runtime that serves.
-    tokio::spawn(idempotency::prune_forever(state.clone()));
+    let background = vec![
+        tokio::spawn(idempotency::prune_forever(state.clone())),
+        tokio::spawn(crate::email::deliver_forever(state.clone())),
+    ];
     let server = HttpServer::new(move || {
         let cors = cors(&state.config.cors_allowed_origins);
         App::new()
@@ -101,7 +135,7 @@ pub fn serve_with(
     .workers(workers)
     .listen(listener)?
     .run();
-    Ok(server)
+    Ok(Running { server, background })
 }
 
 /// CORS for the configured origins only; with none configured, browsers on other origins are

@@ -36,10 +36,14 @@ impl Email {
             return Err(EmailError::TooLong);
         }
         let (local, domain) = email.split_once('@').ok_or(EmailError::Invalid)?;
+        // Host names: letters (internationalized ones included), digits and inner hyphens.
         let labels_ok = domain.split('.').count() >= 2
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
         let chars_ok = email
             .chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && c != '<' && c != '>' && c != ',');

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::schema::{login_throttle, organizations, refresh_tokens, security_events, users};
+use crate::schema::{
+    login_throttle, organizations, password_reset_tokens, refresh_tokens, security_events, users,
+};
 
 diesel::define_sql_function! {
     /// SQL `lower()`: matches the unique index on `lower(email)`.
@@ -168,23 +170,32 @@ pub fn blocked_until(
     Ok(until.flatten())
 }
 
-/// Counts a failure for `key` and blocks it for `backoff(failures)` from now (None: not yet).
+/// Counts a failure for `key` (restarting the count when the last one is older than `window`)
+/// and blocks the key for `backoff(failures)` from now (`None`: not yet).
 pub fn record_login_failure(
     conn: &mut PgConnection,
     key: &str,
+    window: std::time::Duration,
     backoff: impl Fn(i32) -> Option<chrono::Duration>,
 ) -> Result<(), StoreError> {
-    let failures: i32 = diesel::insert_into(login_throttle::table)
-        .values((login_throttle::key.eq(key), login_throttle::failures.eq(1)))
-        .on_conflict(login_throttle::key)
-        .do_update()
-        .set((
-            login_throttle::failures.eq(login_throttle::failures + 1),
-            login_throttle::last_failure.eq(Utc::now()),
-        ))
-        .returning(login_throttle::failures)
-        .get_result(conn)?;
-    if let Some(delay) = backoff(failures) {
+    use diesel::sql_types::{Double, Integer, Text};
+    #[derive(QueryableByName)]
+    struct Failures {
+        #[diesel(sql_type = Integer)]
+        failures: i32,
+    }
+    let row: Failures = diesel::sql_query(
+        "INSERT INTO login_throttle (key, failures, last_failure) VALUES ($1, 1, now())
+         ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN login_throttle.last_failure < now() - make_interval(secs => $2)
+                             THEN 1 ELSE login_throttle.failures + 1 END,
+             last_failure = now()
+         RETURNING failures",
+    )
+    .bind::<Text, _>(key)
+    .bind::<Double, _>(window.as_secs_f64())
+    .get_result(conn)?;
+    if let Some(delay) = backoff(row.failures) {
         diesel::update(login_throttle::table.find(key))
             .set(login_throttle::blocked_until.eq(Utc::now() + delay))
             .execute(conn)?;
@@ -217,4 +228,95 @@ pub fn record_security_event(
         .values(event)
         .execute(conn)?;
     Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = password_reset_tokens)]
+pub struct PasswordResetToken {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert_reset_token(
+    conn: &mut PgConnection,
+    token: &PasswordResetToken,
+) -> Result<(), StoreError> {
+    diesel::insert_into(password_reset_tokens::table)
+        .values(token)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Spends the reset token with this hash: returns its row if it was unused and unexpired, and
+/// marks it used, in the caller's transaction.
+pub fn use_reset_token(
+    conn: &mut PgConnection,
+    hash: &[u8],
+) -> Result<Option<PasswordResetToken>, StoreError> {
+    let token: Option<PasswordResetToken> = password_reset_tokens::table
+        .filter(password_reset_tokens::token_hash.eq(hash))
+        .filter(password_reset_tokens::used_at.is_null())
+        .filter(password_reset_tokens::expires_at.gt(Utc::now()))
+        .select(PasswordResetToken::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?;
+    if let Some(token) = &token {
+        diesel::update(password_reset_tokens::table.find(token.id))
+            .set(password_reset_tokens::used_at.eq(Utc::now()))
+            .execute(conn)?;
+    }
+    Ok(token)
+}
+
+/// Replaces a user's password hash.
+pub fn set_password(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    user_id: Uuid,
+    hash: &str,
+) -> Result<(), StoreError> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::organization_id.eq(org_id))
+            .find(user_id),
+    )
+    .set((
+        users::password_hash.eq(hash),
+        users::version.eq(users::version + 1),
+        users::updated_at.eq(Utc::now()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Revokes every live refresh token of a user except those of family `keep` (the session
+/// that asked).
+pub fn revoke_user_tokens_except(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<usize, StoreError> {
+    let query = refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .into_boxed();
+    let query = match keep {
+        Some(family) => query.filter(refresh_tokens::family_id.ne(family)),
+        None => query,
+    };
+    let ids: Vec<Uuid> = query.select(refresh_tokens::id).load(conn)?;
+    Ok(
+        diesel::update(refresh_tokens::table.filter(refresh_tokens::id.eq_any(ids)))
+            .set(refresh_tokens::revoked_at.eq(Utc::now()))
+            .execute(conn)?,
+    )
 }

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod error;
 pub mod idempotency;
 pub mod identity;
+pub mod outbox;
 pub mod pagination;
 pub mod pool;
 pub mod schema;

@@ -9,6 +9,7 @@
     reason = "test harness: a failed setup step aborts the test with its message"
 )]
 
+pub mod smtp;
 pub mod widgets;
 
 use std::collections::HashMap;
@@ -248,6 +249,7 @@ impl Drop for TestDb {
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
+    pub server: Server,
     pub client: reqwest::Client,
     pub db: TestDb,
 }
@@ -276,9 +278,10 @@ impl TestApp {
         let db = TestDb::create();
         let mut vars = base_vars(&db.url);
         customize(&mut vars);
-        let address = start_server(&vars, &db.url, None);
+        let server = start_server(&vars, &db.url, None);
         Self {
-            address,
+            address: server.address.clone(),
+            server,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -293,9 +296,10 @@ impl TestApp {
         let db = TestDb::create();
         widgets::create_table(&mut db.connect());
         let vars = base_vars(&db.url);
-        let address = start_server(&vars, &db.url, Some(widgets::configure));
+        let server = start_server(&vars, &db.url, Some(widgets::configure));
         Self {
-            address,
+            address: server.address.clone(),
+            server,
             client: reqwest::Client::new(),
             db,
         }
@@ -318,20 +322,38 @@ impl TestApp {
     }
 }
 
-/// Starts the server on the current Tokio runtime; returns its base URL.
+/// Starts the server on the current Tokio runtime.
 pub fn start_server(
     vars: &HashMap<String, String>,
     database_url: &str,
     extra: Option<fn(&mut actix_web::web::ServiceConfig)>,
-) -> String {
+) -> Server {
     let config = api::config::Config::from_vars(vars).expect("a valid test configuration");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let port = listener.local_addr().expect("read the port").port();
     let pool = api::startup::pool(&config, database_url);
     let state = api::startup::state(config, pool).expect("build the application state");
-    let server = api::startup::serve_with(state, listener, 1, extra).expect("start the server");
-    tokio::spawn(server);
-    format!("http://127.0.0.1:{port}")
+    let running = api::startup::serve_with(state, listener, 1, extra).expect("start the server");
+    let handle = running.handle();
+    tokio::spawn(running.run());
+    Server {
+        address: format!("http://127.0.0.1:{port}"),
+        handle,
+    }
+}
+
+/// A server started by [`start_server`].
+#[derive(Debug)]
+pub struct Server {
+    pub address: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Server {
+    /// Stops it as SIGTERM would: in-flight requests finish, background tasks end.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
 }
 
 /// The JSON body of a response, after checking its status.

@@ -31,7 +31,8 @@ pub fn create_table(conn: &mut PgConnection) {
     conn.batch_execute(
         "CREATE TABLE widgets (
              id uuid PRIMARY KEY,
-             name text NOT NULL,
+             -- A rule only the database knows, so tests can provoke a fault of ours.
+             name text NOT NULL CONSTRAINT widgets_name_not_forbidden CHECK (name <> 'forbidden'),
              created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
              version int NOT NULL DEFAULT 1
          );

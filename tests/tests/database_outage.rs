@@ -30,7 +30,7 @@ async fn requests_fail_fast_while_the_database_is_down_and_recover_after() {
         let mut conn = diesel::PgConnection::establish(&url).unwrap();
         persistence::run_migrations(&mut conn).unwrap();
     }
-    let address = start_server(&base_vars(&url), &url, None);
+    let address = start_server(&base_vars(&url), &url, None).address;
     // A hang would show as this client's timeout, far beyond the pool's 1 s.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

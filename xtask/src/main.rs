@@ -84,11 +84,48 @@ fn test(args: &[String]) -> Result<(), String> {
         eprintln!("xtask: cargo-nextest not found; using cargo test");
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    tests.args(args).env("DATABASE_URL", &database_url);
+    let python = test_python()?;
+    tests
+        .args(args)
+        .env("DATABASE_URL", &database_url)
+        .env("TEST_PYTHON", &python);
     // The crates are not libraries for others and hold no doc tests; nextest runs every test.
     let result = run(&mut tests);
     drop(cluster);
     result
+}
+
+/// A Python with the servers the tests start (an SMTP sink), in a virtual environment under
+/// `target/` made on first use from `tests/requirements.txt`.
+fn test_python() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let requirements = root.join("tests/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
+    let venv = root.join("target/test-tools/venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+        return Ok(python);
+    }
+    eprintln!(
+        "xtask: installing the test tools of tests/requirements.txt into {}",
+        venv.display()
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements))?;
+    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
+    Ok(python)
 }
 
 /// A cluster in a temporary directory, stopped and removed when dropped.

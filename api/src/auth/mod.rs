@@ -21,6 +21,8 @@ pub struct Caller {
     pub user_id: Uuid,
     pub organization_id: Uuid,
     pub role: Role,
+    /// The login session the token belongs to, if any.
+    pub session_id: Option<Uuid>,
 }
 
 impl Caller {
@@ -69,6 +71,7 @@ fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
             user_id: claims.sub,
             organization_id: claims.org,
             role: claims.role,
+            session_id: claims.sid,
         }),
         Err(reason) => {
             log::info!("access token refused: {reason}");

@@ -36,6 +36,10 @@ pub struct AccessClaims {
     pub nbf: u64,
     pub jti: Uuid,
     pub token_use: String,
+    /// The login session (refresh-token family) the token was issued for, when there is one:
+    /// lets a password change keep the caller's own session while ending the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Why a token was refused; all are answered 401 alike, the reason is only logged.
@@ -99,6 +103,7 @@ impl TokenKeys {
         sub: Uuid,
         org: Uuid,
         role: Role,
+        sid: Option<Uuid>,
     ) -> Result<(String, Duration), jsonwebtoken::errors::Error> {
         let now = now();
         let claims = AccessClaims {
@@ -112,6 +117,7 @@ impl TokenKeys {
             nbf: now,
             jti: Uuid::now_v7(),
             token_use: TOKEN_USE.to_string(),
+            sid,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
@@ -193,7 +199,7 @@ mod tests {
     fn issued_tokens_verify_and_carry_their_claims() {
         let k = TokenKeys::new(&keys(A, &[]), "http://issuer").unwrap();
         let (sub, org) = (Uuid::now_v7(), Uuid::now_v7());
-        let (token, ttl) = k.issue(sub, org, Role::Admin).unwrap();
+        let (token, ttl) = k.issue(sub, org, Role::Admin, None).unwrap();
         assert!(ttl <= Duration::from_secs(15 * 60));
         let claims = k.verify(&token).unwrap();
         assert_eq!(
@@ -207,7 +213,7 @@ mod tests {
     fn rotation_keeps_old_tokens_valid_until_the_old_key_is_dropped() {
         let old = TokenKeys::new(&keys(A, &[]), "http://issuer").unwrap();
         let (token, _) = old
-            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Viewer)
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Viewer, None)
             .unwrap();
         let rotated = TokenKeys::new(&keys(B, &[A]), "http://issuer").unwrap();
         assert!(rotated.verify(&token).is_ok());
@@ -219,7 +225,7 @@ mod tests {
     fn other_issuers_are_refused() {
         let k = TokenKeys::new(&keys(A, &[]), "http://issuer").unwrap();
         let (token, _) = k
-            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Viewer)
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Viewer, None)
             .unwrap();
         let other = TokenKeys::new(&keys(A, &[]), "http://elsewhere").unwrap();
         assert_eq!(other.verify(&token).err(), Some(TokenError::WrongParty));

@@ -38,6 +38,8 @@ pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 const ACCOUNT_FREE_FAILURES: i32 = 5;
 const ADDRESS_FREE_FAILURES: i32 = 20;
 const MAX_BACKOFF_SECS: i64 = 15 * 60;
+/// Failures older than this are forgotten: the count starts again.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 /// The organization to register: the business that will issue invoices (CFDI Emisor).
 #[derive(Debug, Deserialize, ToSchema, Validate)]
@@ -227,13 +229,13 @@ fn parse_registration(req: RegisterRequest) -> Result<Registration, Violations> 
     }
 }
 
-fn client_address(req: &HttpRequest) -> String {
+pub(crate) fn client_address(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn hash_token(token: &str) -> Vec<u8> {
+pub(crate) fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -256,16 +258,16 @@ fn new_refresh_token(user_id: Uuid, org_id: Uuid, family_id: Uuid) -> (String, R
     (token, row)
 }
 
-fn session(
+/// The answer for a new or refreshed session: an access token tied to the refresh token's family.
+pub(crate) fn session(
     state: &AppState,
-    user_id: Uuid,
-    org_id: Uuid,
+    row: &RefreshToken,
     role: Role,
     refresh_token: String,
 ) -> Result<TokenResponse, ApiError> {
     let (access_token, ttl) = state
         .tokens
-        .issue(user_id, org_id, role)
+        .issue(row.user_id, row.organization_id, role, Some(row.family_id))
         .map_err(|e| ApiError::internal(&e))?;
     Ok(TokenResponse {
         access_token,
@@ -276,7 +278,7 @@ fn session(
     })
 }
 
-fn event(
+pub(crate) fn event(
     org: Option<Uuid>,
     user: Option<Uuid>,
     kind: &str,
@@ -347,6 +349,7 @@ pub async fn register(
         updated_at: now,
     };
     let (refresh_token, refresh_row) = new_refresh_token(user.id, org.id, Uuid::now_v7());
+    let session_row = refresh_row.clone();
     let address = client_address(&req);
     let created = state
         .db(move |conn| {
@@ -395,7 +398,7 @@ pub async fn register(
             ))
         }
     })?;
-    let session = session(&state, user.id, org.id, Role::Owner, refresh_token)?;
+    let session = session(&state, &session_row, Role::Owner, refresh_token)?;
     Ok(HttpResponse::Created().json(RegisterResponse {
         organization: OrganizationView::from(org),
         user: UserView::from(user),
@@ -413,7 +416,7 @@ pub struct LoginRequest {
 }
 
 /// Exponential back-off after `free` failures: 1 s, 2 s, 4 s ... up to 15 minutes.
-fn backoff(free: i32) -> impl Fn(i32) -> Option<chrono::Duration> {
+pub(crate) fn backoff(free: i32) -> impl Fn(i32) -> Option<chrono::Duration> {
     move |failures| {
         let over = failures - free;
         (over >= 0)
@@ -495,6 +498,7 @@ pub async fn login(
             let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
             let (refresh_token, row) =
                 new_refresh_token(user.id, user.organization_id, Uuid::now_v7());
+            let session_row = row.clone();
             let email_key = keys[0].clone();
             let (user_id, org_id) = (user.id, user.organization_id);
             state
@@ -515,7 +519,7 @@ pub async fn login(
                     })
                 })
                 .await?;
-            Ok(HttpResponse::Ok().json(session(&state, user_id, org_id, role, refresh_token)?))
+            Ok(HttpResponse::Ok().json(session(&state, &session_row, role, refresh_token)?))
         }
         (user, _) => {
             let (org, uid) = (
@@ -528,11 +532,13 @@ pub async fn login(
                         store::record_login_failure(
                             conn,
                             &keys[0],
+                            FAILURE_WINDOW,
                             backoff(ACCOUNT_FREE_FAILURES),
                         )?;
                         store::record_login_failure(
                             conn,
                             &keys[1],
+                            FAILURE_WINDOW,
                             backoff(ADDRESS_FREE_FAILURES),
                         )?;
                         store::record_security_event(
@@ -576,7 +582,11 @@ pub struct RefreshRequest {
 }
 
 enum RefreshOutcome {
-    Rotated { user: store::User, token: String },
+    Rotated {
+        role: Role,
+        row: RefreshToken,
+        token: String,
+    },
     Refused,
 }
 
@@ -642,22 +652,16 @@ pub async fn refresh(
                     new_refresh_token(user.id, user.organization_id, token.family_id);
                 store::insert_refresh_token(conn, &row)?;
                 Ok::<_, StoreError>(RefreshOutcome::Rotated {
-                    user,
+                    role: Role::parse(&user.role).unwrap_or(Role::Viewer),
+                    row,
                     token: new_token,
                 })
             })
         })
         .await?;
     match outcome {
-        RefreshOutcome::Rotated { user, token } => {
-            let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
-            Ok(HttpResponse::Ok().json(session(
-                &state,
-                user.id,
-                user.organization_id,
-                role,
-                token,
-            )?))
+        RefreshOutcome::Rotated { role, row, token } => {
+            Ok(HttpResponse::Ok().json(session(&state, &row, role, token)?))
         }
         RefreshOutcome::Refused => Err(ApiError::unauthorized(
             "invalid_refresh_token",

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod me;
 pub mod operations;
+pub mod password;
 pub mod views;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,5 +17,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::login)
         .service(auth::refresh)
         .service(auth::logout)
+        .service(password::forgot)
+        .service(password::reset)
+        .service(password::change)
         .service(me::me);
 }

@@ -29,6 +29,7 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
     components(schemas(Problem, FieldError)),
     tags(
         (name = "auth", description = "Registration, login, sessions and the caller's identity"),
+        (name = "users", description = "The organization's users, invitations, roles and security log"),
         (name = "operations", description = "Health checks and metrics for operators"),
     ),
 )]

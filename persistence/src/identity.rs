@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::schema::{
-    login_throttle, organizations, password_reset_tokens, refresh_tokens, security_events, users,
+    invitations, login_throttle, organizations, password_reset_tokens, refresh_tokens,
+    security_events, users,
 };
 
 diesel::define_sql_function! {
@@ -319,4 +320,147 @@ pub fn revoke_user_tokens_except(
             .set(refresh_tokens::revoked_at.eq(Utc::now()))
             .execute(conn)?,
     )
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub token_hash: Vec<u8>,
+    pub invited_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert_invitation(
+    conn: &mut PgConnection,
+    invitation: &Invitation,
+) -> Result<(), StoreError> {
+    diesel::insert_into(invitations::table)
+        .values(invitation)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Spends an invitation: returns it if unused and unexpired, and marks it accepted.
+pub fn accept_invitation(
+    conn: &mut PgConnection,
+    hash: &[u8],
+) -> Result<Option<Invitation>, StoreError> {
+    let invitation: Option<Invitation> = invitations::table
+        .filter(invitations::token_hash.eq(hash))
+        .filter(invitations::accepted_at.is_null())
+        .filter(invitations::expires_at.gt(Utc::now()))
+        .select(Invitation::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?;
+    if let Some(invitation) = &invitation {
+        diesel::update(invitations::table.find(invitation.id))
+            .set(invitations::accepted_at.eq(Utc::now()))
+            .execute(conn)?;
+    }
+    Ok(invitation)
+}
+
+pub fn insert_user(conn: &mut PgConnection, user: &User) -> Result<(), StoreError> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One page of an organization's users, by creation time then id.
+pub fn list_users(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    page: &crate::pagination::PageQuery<DateTime<Utc>>,
+) -> Result<crate::pagination::Rows<User>, StoreError> {
+    let query = users::table
+        .filter(users::organization_id.eq(org_id))
+        .select(User::as_select())
+        .into_boxed();
+    let rows = crate::keyset_page!(query, users::created_at, users::id, page).load(conn)?;
+    Ok(crate::pagination::Rows::from_overfetch(rows, page.limit))
+}
+
+/// Locks a user of the organization for an update in the caller's transaction.
+pub fn lock_user(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<User, StoreError> {
+    Ok(users::table
+        .filter(users::organization_id.eq(org_id))
+        .find(user_id)
+        .select(User::as_select())
+        .for_update()
+        .first(conn)?)
+}
+
+/// How many owners the organization has, counted under a lock on them so two concurrent
+/// demotions cannot both see "another owner remains".
+pub fn lock_owners(conn: &mut PgConnection, org_id: Uuid) -> Result<usize, StoreError> {
+    let owners: Vec<Uuid> = users::table
+        .filter(users::organization_id.eq(org_id))
+        .filter(users::role.eq("owner"))
+        .select(users::id)
+        .for_update()
+        .load(conn)?;
+    Ok(owners.len())
+}
+
+pub fn update_user(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    user_id: Uuid,
+    name: &str,
+    role: &str,
+) -> Result<User, StoreError> {
+    Ok(diesel::update(
+        users::table
+            .filter(users::organization_id.eq(org_id))
+            .find(user_id),
+    )
+    .set((
+        users::name.eq(name),
+        users::role.eq(role),
+        users::version.eq(users::version + 1),
+        users::updated_at.eq(Utc::now()),
+    ))
+    .returning(User::as_returning())
+    .get_result(conn)?)
+}
+
+pub fn delete_user(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<(), StoreError> {
+    let deleted = diesel::delete(
+        users::table
+            .filter(users::organization_id.eq(org_id))
+            .find(user_id),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// One page of an organization's security events, newest first.
+pub fn list_security_events(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    page: &crate::pagination::PageQuery<DateTime<Utc>>,
+) -> Result<crate::pagination::Rows<SecurityEvent>, StoreError> {
+    let query = security_events::table
+        .filter(security_events::organization_id.eq(org_id))
+        .select(SecurityEvent::as_select())
+        .into_boxed();
+    let rows = crate::keyset_page!(
+        query,
+        security_events::created_at,
+        security_events::id,
+        page
+    )
+    .load(conn)?;
+    Ok(crate::pagination::Rows::from_overfetch(rows, page.limit))
 }

@@ -444,3 +444,81 @@ impl TestApp {
         }
     }
 }
+
+/// The token in a link `…?token=<token>` of an email (quoted-printable bodies are decoded).
+pub fn token_in_email(message: &str, link_prefix: &str) -> String {
+    let joined = message.replace("=\r\n", "").replace("=\n", "");
+    let mut text = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            text.push(b);
+            i += 3;
+            continue;
+        }
+        text.push(bytes[i]);
+        i += 1;
+    }
+    let text = String::from_utf8_lossy(&text);
+    let start = text
+        .find(link_prefix)
+        .unwrap_or_else(|| panic!("no link {link_prefix} in {text}"));
+    text[start + link_prefix.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+impl TestApp {
+    /// An app that sends email to a real SMTP server, and that server.
+    pub async fn spawn_with_mail() -> (Self, smtp::SmtpSink) {
+        let sink = smtp::SmtpSink::start();
+        let url = sink.url();
+        let app = Self::spawn_with(move |vars| {
+            vars.insert("SMTP_URL".into(), url);
+            vars.insert("EMAIL_POLL_INTERVAL_MS".into(), "50".into());
+            vars.insert("PUBLIC_BASE_URL".into(), "https://app.example.com".into());
+        })
+        .await;
+        (app, sink)
+    }
+
+    /// Invites `email` as `role` with `inviter`'s token, follows the emailed link, and returns
+    /// the new member's session.
+    pub async fn add_member(
+        &self,
+        sink: &smtp::SmtpSink,
+        inviter: &str,
+        email: &str,
+        role: &str,
+    ) -> Tenant {
+        let response = self
+            .post("/v1/invitations")
+            .bearer_auth(inviter)
+            .json(&serde_json::json!({ "email": email, "role": role }))
+            .send()
+            .await
+            .expect("send");
+        json_of(response, 201).await;
+        let message = sink.wait_for(email).await;
+        let token = token_in_email(&message, "https://app.example.com/accept-invitation?token=");
+        let response = self
+            .post("/v1/auth/invitations/accept")
+            .json(&serde_json::json!({ "token": token, "name": role, "password": "correct horse battery staple" }))
+            .send()
+            .await
+            .expect("send");
+        let body = json_of(response, 201).await;
+        let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
+        Tenant {
+            organization_id: text(&body["organization"]["id"]),
+            user_id: text(&body["user"]["id"]),
+            access_token: text(&body["session"]["access_token"]),
+            refresh_token: text(&body["session"]["refresh_token"]),
+        }
+    }
+}

@@ -39,36 +39,8 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
         .unwrap()
 }
 
-/// Decodes a quoted-printable body enough to read the link back.
-fn decode_quoted_printable(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let mut out = Vec::new();
-    let bytes = joined.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'='
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn reset_token(message: &str) -> String {
-    let text = decode_quoted_printable(message);
-    let start = text
-        .find("https://app.example.com/reset-password?token=")
-        .unwrap_or_else(|| panic!("no link in {text}"));
-    let token: String = text[start + "https://app.example.com/reset-password?token=".len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = tests::token_in_email(message, "https://app.example.com/reset-password?token=");
     assert!(token.len() >= 43, "a 256-bit token: {token}");
     token
 }

@@ -4,7 +4,8 @@
 pub mod password;
 pub mod tokens;
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -46,16 +47,45 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Verifies the access token, then reads the user: the role comes from the database, so a role
+/// change or a removal takes effect on the next request, not when the token expires.
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller_of(req))
+        let claimed = claimed_caller(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let claimed = claimed?;
+            let state = state.ok_or_else(|| {
+                ApiError::internal(&std::io::Error::other("application state missing"))
+            })?;
+            let (org, user_id) = (claimed.organization_id, claimed.user_id);
+            let user = state
+                .db(move |conn| persistence::identity::find_user(conn, org, user_id))
+                .await
+                .map_err(|e| {
+                    if e.status() == actix_web::http::StatusCode::NOT_FOUND {
+                        ApiError::unauthorized(
+                            "invalid_token",
+                            "the user of this access token no longer exists",
+                            Some("invalid_token"),
+                        )
+                    } else {
+                        e
+                    }
+                })?;
+            Ok(Caller {
+                role: Role::parse(&user.role).unwrap_or(Role::Viewer),
+                ..claimed
+            })
+        })
     }
 }
 
-fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// The caller as the token claims it, before the user is looked up.
+fn claimed_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     let Some(token) = bearer_token(req) else {
         return Err(ApiError::unauthorized(
             "missing_token",

@@ -240,7 +240,11 @@ pub(crate) fn hash_token(token: &str) -> Vec<u8> {
 }
 
 /// A new refresh token (256 random bits) and its database row.
-fn new_refresh_token(user_id: Uuid, org_id: Uuid, family_id: Uuid) -> (String, RefreshToken) {
+pub(crate) fn new_refresh_token(
+    user_id: Uuid,
+    org_id: Uuid,
+    family_id: Uuid,
+) -> (String, RefreshToken) {
     let bytes: [u8; 32] = rand::random();
     let token = format!("rt_{}", URL_SAFE_NO_PAD.encode(bytes));
     let now = Utc::now();

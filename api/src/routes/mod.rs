@@ -5,6 +5,8 @@ pub mod auth;
 pub mod me;
 pub mod operations;
 pub mod password;
+pub mod security_events;
+pub mod users;
 pub mod views;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -20,5 +22,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(password::forgot)
         .service(password::reset)
         .service(password::change)
+        .service(users::list)
+        .service(users::get_one)
+        .service(users::invite)
+        .service(users::update)
+        .service(users::remove)
+        .service(users::accept)
+        .service(security_events::list)
         .service(me::me);
 }

@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::problem::ApiError;
+
+mod strict;
 use crate::state::AppState;
 
 /// A JSON request body, deserialized and validated.
@@ -82,17 +84,12 @@ pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes,
 /// Deserializes `body`, telling syntax errors (400, with line and column) from values of the
 /// wrong shape (422, with the pointer of the field).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let pointer = pointer_of(e.path());
-        json_error(e.into_inner(), pointer)
-    })?;
-    // Anything after the document but white space is malformed.
-    de.end().map_err(|e| json_error(e, Pointer::root()))?;
+    // Parsed once into a document: syntax errors carry their line and column, and anything
+    // after the document but white space is malformed.
+    let document: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| json_error(e, Pointer::root()))?;
     // PostgreSQL text cannot hold NUL: refuse it here, with its pointer, rather than fail later.
-    if has_escaped_nul(body) {
-        let document: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-        let pointer = find_nul(&document, Pointer::root()).unwrap_or_default();
+    if let Some(pointer) = find_nul(&document, Pointer::root()) {
         return Err(ApiError::validation(
             Violation::new(
                 pointer,
@@ -102,30 +99,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             .into(),
         ));
     }
-    Ok(value)
-}
-
-/// Whether a JSON string in `body` holds `\u0000` (a NUL can only be written escaped: raw
-/// control characters are invalid JSON).
-fn has_escaped_nul(body: &[u8]) -> bool {
-    let mut in_string = false;
-    let mut i = 0;
-    while i < body.len() {
-        match (in_string, body[i]) {
-            (false, b'"') => in_string = true,
-            (true, b'"') => in_string = false,
-            (true, b'\\') => {
-                if body.get(i + 1) == Some(&b'u') && body.get(i + 2..i + 6) == Some(b"0000") {
-                    return true;
-                }
-                // Skip the escaped character, so `\\u0000` (a backslash, then text) is not taken.
-                i += 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    false
+    serde_path_to_error::deserialize(strict::Strict(document)).map_err(|e| {
+        let pointer = pointer_of(e.path());
+        json_error(e.into_inner(), pointer)
+    })
 }
 
 /// The pointer of the first string (or key) holding a NUL.
@@ -304,9 +281,8 @@ mod tests {
         assert_eq!(problem.status, 422);
         assert_eq!(problem.errors[0].pointer, "/names/1");
         assert_eq!(problem.errors[0].code, "invalid_characters");
-        assert!(has_escaped_nul(br#"{"a": "x\u0000"}"#));
         assert!(
-            !has_escaped_nul(br#"{"a": "x\\u0000"}"#),
+            parse_json::<Named>(br#"{"names": ["x\\u0000"]}"#).is_ok(),
             "an escaped backslash, then text"
         );
         let doc: serde_json::Value =
@@ -315,6 +291,14 @@ mod tests {
             find_nul(&doc, Pointer::root()).map(|p| p.to_string()),
             Some("/a/0/b".into())
         );
+    }
+
+    #[test]
+    fn structs_must_be_objects_not_arrays() {
+        let (status, pointer, _) = problem_of(r#"[[{"quantity": 1}]]"#);
+        assert_eq!((status, pointer.as_str()), (422, ""));
+        let (status, pointer, _) = problem_of(r#"{"lines": [[1]]}"#);
+        assert_eq!((status, pointer.as_str()), (422, "/lines/0"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
     tags(
         (name = "auth", description = "Registration, login, sessions and the caller's identity"),
         (name = "users", description = "The organization's users, invitations, roles and security log"),
+        (name = "api-clients", description = "ERP integrations: OAuth 2.0 client credentials"),
         (name = "operations", description = "Health checks and metrics for operators"),
     ),
 )]

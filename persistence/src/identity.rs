@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::schema::{
-    invitations, login_throttle, organizations, password_reset_tokens, refresh_tokens,
+    api_clients, invitations, login_throttle, organizations, password_reset_tokens, refresh_tokens,
     security_events, users,
 };
 
@@ -463,4 +463,90 @@ pub fn list_security_events(
     )
     .load(conn)?;
     Ok(crate::pagination::Rows::from_overfetch(rows, page.limit))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_clients)]
+pub struct ApiClient {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub role: String,
+    pub secret_hash: Vec<u8>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert_api_client(conn: &mut PgConnection, client: &ApiClient) -> Result<(), StoreError> {
+    diesel::insert_into(api_clients::table)
+        .values(client)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A client that is not revoked, by id alone (the token endpoint does not know the tenant yet).
+pub fn find_active_client(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+) -> Result<Option<ApiClient>, StoreError> {
+    Ok(api_clients::table
+        .find(client_id)
+        .filter(api_clients::revoked_at.is_null())
+        .select(ApiClient::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A client of the organization that is not revoked.
+pub fn find_client(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    client_id: Uuid,
+) -> Result<ApiClient, StoreError> {
+    Ok(api_clients::table
+        .filter(api_clients::organization_id.eq(org_id))
+        .filter(api_clients::revoked_at.is_null())
+        .find(client_id)
+        .select(ApiClient::as_select())
+        .first(conn)?)
+}
+
+pub fn touch_client(conn: &mut PgConnection, client_id: Uuid) -> Result<(), StoreError> {
+    diesel::update(api_clients::table.find(client_id))
+        .set(api_clients::last_used_at.eq(Utc::now()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The organization's clients that are not revoked, oldest first.
+pub fn list_clients(conn: &mut PgConnection, org_id: Uuid) -> Result<Vec<ApiClient>, StoreError> {
+    Ok(api_clients::table
+        .filter(api_clients::organization_id.eq(org_id))
+        .filter(api_clients::revoked_at.is_null())
+        .order((api_clients::created_at.asc(), api_clients::id.asc()))
+        .limit(1000)
+        .select(ApiClient::as_select())
+        .load(conn)?)
+}
+
+/// Revokes a client of the organization; not found if it is unknown or already revoked.
+pub fn revoke_client(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    client_id: Uuid,
+) -> Result<(), StoreError> {
+    let revoked = diesel::update(
+        api_clients::table
+            .filter(api_clients::organization_id.eq(org_id))
+            .filter(api_clients::revoked_at.is_null())
+            .find(client_id),
+    )
+    .set(api_clients::revoked_at.eq(Utc::now()))
+    .execute(conn)?;
+    if revoked == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }

@@ -126,3 +126,17 @@ diesel::table! {
         accepted_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    api_clients (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        role -> Text,
+        secret_hash -> Bytea,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}

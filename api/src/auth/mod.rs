@@ -24,9 +24,22 @@ pub struct Caller {
     pub role: Role,
     /// The login session the token belongs to, if any.
     pub session_id: Option<Uuid>,
+    /// True for an API client (ERP integration): `user_id` is then the client's id.
+    pub is_client: bool,
 }
 
 impl Caller {
+    /// The user behind the call; 403 for an API client, which has no user account.
+    pub fn user(&self) -> Result<Uuid, ApiError> {
+        if self.is_client {
+            Err(ApiError::forbidden(
+                "this operation is for users; an API client's token cannot use it",
+            ))
+        } else {
+            Ok(self.user_id)
+        }
+    }
+
     /// 403 unless the caller's role includes `required`.
     pub fn require(&self, required: Role) -> Result<(), ApiError> {
         if self.role.at_least(required) {
@@ -61,15 +74,23 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| {
                 ApiError::internal(&std::io::Error::other("application state missing"))
             })?;
-            let (org, user_id) = (claimed.organization_id, claimed.user_id);
-            let user = state
-                .db(move |conn| persistence::identity::find_user(conn, org, user_id))
+            let (org, id, is_client) =
+                (claimed.organization_id, claimed.user_id, claimed.is_client);
+            // A revoked client or a removed user is not found: its tokens stop working at once.
+            let role = state
+                .db(move |conn| {
+                    if is_client {
+                        persistence::identity::find_client(conn, org, id).map(|c| c.role)
+                    } else {
+                        persistence::identity::find_user(conn, org, id).map(|u| u.role)
+                    }
+                })
                 .await
                 .map_err(|e| {
                     if e.status() == actix_web::http::StatusCode::NOT_FOUND {
                         ApiError::unauthorized(
                             "invalid_token",
-                            "the user of this access token no longer exists",
+                            "the user or API client of this access token no longer exists",
                             Some("invalid_token"),
                         )
                     } else {
@@ -77,7 +98,7 @@ impl FromRequest for Caller {
                     }
                 })?;
             Ok(Caller {
-                role: Role::parse(&user.role).unwrap_or(Role::Viewer),
+                role: Role::parse(&role).unwrap_or(Role::Viewer),
                 ..claimed
             })
         })
@@ -102,6 +123,7 @@ fn claimed_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             organization_id: claims.org,
             role: claims.role,
             session_id: claims.sid,
+            is_client: claims.client,
         }),
         Err(reason) => {
             log::info!("access token refused: {reason}");

@@ -40,6 +40,9 @@ pub struct AccessClaims {
     /// lets a password change keep the caller's own session while ending the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// True when `sub` is an API client (an ERP integration), not a user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client: bool,
 }
 
 /// Why a token was refused; all are answered 401 alike, the reason is only logged.
@@ -105,8 +108,12 @@ impl TokenKeys {
         role: Role,
         sid: Option<Uuid>,
     ) -> Result<(String, Duration), jsonwebtoken::errors::Error> {
+        self.sign(self.claims(sub, org, role, sid))
+    }
+
+    fn claims(&self, sub: Uuid, org: Uuid, role: Role, sid: Option<Uuid>) -> AccessClaims {
         let now = now();
-        let claims = AccessClaims {
+        AccessClaims {
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_string(),
             sub,
@@ -118,7 +125,14 @@ impl TokenKeys {
             jti: Uuid::now_v7(),
             token_use: TOKEN_USE.to_string(),
             sid,
-        };
+            client: false,
+        }
+    }
+
+    fn sign(
+        &self,
+        claims: AccessClaims,
+    ) -> Result<(String, Duration), jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
         header.typ = Some(TOKEN_TYPE.to_string());
@@ -126,6 +140,19 @@ impl TokenKeys {
             jsonwebtoken::encode(&header, &claims, &self.signing)?,
             ACCESS_TOKEN_TTL,
         ))
+    }
+
+    /// A new access token for API client `client_id` of `org`.
+    pub fn issue_for_client(
+        &self,
+        client_id: Uuid,
+        org: Uuid,
+        role: Role,
+    ) -> Result<(String, Duration), jsonwebtoken::errors::Error> {
+        self.sign(AccessClaims {
+            client: true,
+            ..self.claims(client_id, org, role, None)
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {

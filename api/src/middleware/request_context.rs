@@ -102,16 +102,17 @@ pub async fn request_context(
     Ok(response)
 }
 
-/// Error responses that actix or a library produced in another format are rewritten as problem
-/// documents, keeping the headers that matter to the client.
+/// Error responses that actix or a library produced in another format (plain text, empty) are
+/// rewritten as problem documents, keeping the headers that matter to the client. JSON error
+/// bodies are ours on purpose (OAuth's token endpoint answers in RFC 6749's format).
 fn as_problem(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
-    let is_problem = res
+    let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }
     let (req, old) = res.into_parts();

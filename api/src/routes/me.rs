@@ -27,14 +27,16 @@ pub struct MeResponse {
     responses(
         (status = 200, description = "The caller", body = MeResponse),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token belongs to an API client, not a user", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/v1/me")]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let user_id = caller.user()?;
     let found = state
         .db(move |conn| {
-            let user = store::find_user(conn, caller.organization_id, caller.user_id)?;
+            let user = store::find_user(conn, caller.organization_id, user_id)?;
             let organization = store::find_organization(conn, caller.organization_id)?;
             Ok::<_, StoreError>((user, organization))
         })

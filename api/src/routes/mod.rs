@@ -1,6 +1,7 @@
 //! One module per resource; [`configure`] registers every route together with its OpenAPI
 //! operation, so the spec cannot drift from what is served.
 
+pub mod api_clients;
 pub mod auth;
 pub mod me;
 pub mod operations;
@@ -29,5 +30,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::remove)
         .service(users::accept)
         .service(security_events::list)
+        .service(api_clients::create)
+        .service(api_clients::list)
+        .service(api_clients::revoke)
+        .service(api_clients::token)
         .service(me::me);
 }

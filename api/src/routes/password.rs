@@ -293,6 +293,7 @@ pub struct ChangePasswordRequest {
         (status = 204, description = "Password changed; other sessions ended"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token belongs to an API client, not a user", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password (`wrong_password`) or a new one outside the policy", body = Problem, content_type = "application/problem+json"),
@@ -316,8 +317,9 @@ pub async fn change(
             .into(),
         )
     })?;
+    let user_id = caller.user()?;
     let user = state
-        .db(move |conn| store::find_user(conn, caller.organization_id, caller.user_id))
+        .db(move |conn| store::find_user(conn, caller.organization_id, user_id))
         .await?;
     let current = body.current_password;
     let new_hash = web::block(move || {

@@ -40,7 +40,7 @@ use crate::state::AppState;
 const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Whether `caller` may give `target` to someone, or act on someone who has it.
-fn may_manage(caller: Role, target: Role) -> bool {
+pub(crate) fn may_manage(caller: Role, target: Role) -> bool {
     caller == Role::Owner || (caller == Role::Admin && target != Role::Owner)
 }
 
@@ -102,6 +102,12 @@ pub async fn list(
         state
             .db(move |conn| store::list_users(conn, caller.organization_id, &page_query))
             .await?
+    } else if caller.is_client {
+        // An API client is nobody among the users.
+        persistence::pagination::Rows {
+            rows: Vec::new(),
+            has_more: false,
+        }
     } else {
         let me = state
             .db(move |conn| store::find_user(conn, caller.organization_id, caller.user_id))

@@ -77,6 +77,12 @@ impl Running {
         self.server.handle()
     }
 
+    /// Handles to stop the background tasks early (tests stop them before dropping their
+    /// database).
+    pub fn background_tasks(&self) -> Vec<tokio::task::AbortHandle> {
+        self.background.iter().map(|t| t.abort_handle()).collect()
+    }
+
     /// Serves until the server stops (SIGINT/SIGTERM or [`Running::handle`]), then stops the
     /// background tasks.
     pub async fn run(self) -> std::io::Result<()> {

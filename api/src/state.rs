@@ -40,4 +40,22 @@ impl AppState {
         .await?;
         Ok(result?)
     }
+
+    /// [`AppState::db`] inside a transaction scoped to `org_id` by row-level security: even a
+    /// query that forgot its organization filter sees only that tenant's rows. Every request
+    /// made for a tenant goes through here.
+    pub async fn tenant_db<T, F>(
+        &self,
+        org_id: uuid::Uuid,
+        f: F,
+    ) -> Result<T, crate::problem::ApiError>
+    where
+        F: FnOnce(&mut persistence::PgConnection) -> Result<T, persistence::StoreError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        self.db(move |conn| persistence::tenant::transaction(conn, org_id, f))
+            .await
+    }
 }

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod pool;
 pub mod schema;
+pub mod tenant;
 
 pub use diesel::PgConnection;
 pub use error::StoreError;

@@ -40,11 +40,12 @@ impl SmtpSink {
             maildir,
             _dir: dir,
         };
-        for _ in 0..200 {
+        // Python may take long to start on a loaded machine; a minute is far beyond normal.
+        for _ in 0..1200 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return sink;
             }
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(50));
         }
         panic!("aiosmtpd did not start listening on port {port} (is it installed for {python}?)");
     }

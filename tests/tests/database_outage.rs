@@ -30,7 +30,10 @@ async fn requests_fail_fast_while_the_database_is_down_and_recover_after() {
         let mut conn = diesel::PgConnection::establish(&url).unwrap();
         persistence::run_migrations(&mut conn).unwrap();
     }
-    let address = start_server(&base_vars(&url), &url, None).address;
+    let mut vars = base_vars(&url);
+    vars.insert("DATABASE_POOL_TIMEOUT_MS".into(), "1000".into());
+    let server = start_server(&vars, &url, None);
+    let address = server.address.clone();
     // A hang would show as this client's timeout, far beyond the pool's 1 s.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

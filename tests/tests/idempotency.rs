@@ -65,7 +65,7 @@ async fn same_key_while_the_first_runs_is_a_conflict() {
         let request = app
             .post("/test/widgets")
             .header("idempotency-key", "key-3")
-            .json(&json!({"name": "slow", "slow_ms": 1500}));
+            .json(&json!({"name": "slow", "slow_ms": 4000}));
         tokio::spawn(async move { request.send().await.unwrap().status() })
     };
     // Wait until the first request holds the key (its row exists), then send the second.
@@ -79,7 +79,7 @@ async fn same_key_while_the_first_runs_is_a_conflict() {
     let response = post(
         &app,
         Some("key-3"),
-        json!({"name": "slow", "slow_ms": 1500}),
+        json!({"name": "slow", "slow_ms": 4000}),
     )
     .await;
     problem_of(response, 409, "idempotency_key_in_use").await;

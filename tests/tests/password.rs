@@ -165,7 +165,7 @@ async fn failed_deliveries_are_retried_and_survive_a_restart() {
         vars.insert("EMAIL_POLL_INTERVAL_MS".into(), "100".into());
         vars
     };
-    tests::start_server(&vars, &app.db.url, None);
+    let _restarted = tests::start_server(&vars, &app.db.url, None);
     sink.wait_for("ana@example.com").await;
     for _ in 0..100 {
         statuses = outbox_statuses(&app);

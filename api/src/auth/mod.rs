@@ -78,7 +78,7 @@ impl FromRequest for Caller {
                 (claimed.organization_id, claimed.user_id, claimed.is_client);
             // A revoked client or a removed user is not found: its tokens stop working at once.
             let role = state
-                .db(move |conn| {
+                .tenant_db(org, move |conn| {
                     if is_client {
                         persistence::identity::find_client(conn, org, id).map(|c| c.role)
                     } else {

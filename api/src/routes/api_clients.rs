@@ -143,7 +143,7 @@ pub async fn create(
     };
     let address = client_address(&req);
     let client = state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::transaction(conn, |conn| {
                 store::insert_api_client(conn, &client)?;
                 store::record_security_event(
@@ -186,7 +186,9 @@ pub async fn create(
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let clients = state
-        .db(move |conn| store::list_clients(conn, caller.organization_id))
+        .tenant_db(caller.organization_id, move |conn| {
+            store::list_clients(conn, caller.organization_id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(
         clients
@@ -223,7 +225,7 @@ pub async fn revoke(
     let id = id.into_inner();
     let address = client_address(&req);
     state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::transaction(conn, |conn| {
                 store::revoke_client(conn, caller.organization_id, id)?;
                 store::record_security_event(

@@ -35,7 +35,7 @@ pub struct MeResponse {
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let user_id = caller.user()?;
     let found = state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             let user = store::find_user(conn, caller.organization_id, user_id)?;
             let organization = store::find_organization(conn, caller.organization_id)?;
             Ok::<_, StoreError>((user, organization))

@@ -319,7 +319,9 @@ pub async fn change(
     })?;
     let user_id = caller.user()?;
     let user = state
-        .db(move |conn| store::find_user(conn, caller.organization_id, user_id))
+        .tenant_db(caller.organization_id, move |conn| {
+            store::find_user(conn, caller.organization_id, user_id)
+        })
         .await?;
     let current = body.current_password;
     let new_hash = web::block(move || {
@@ -343,7 +345,7 @@ pub async fn change(
     };
     let address = client_address(&req);
     state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::transaction(conn, |conn| {
                 store::set_password(conn, caller.organization_id, caller.user_id, &new_hash)?;
                 let revoked =

@@ -89,7 +89,7 @@ pub async fn list(
     .parse::<EventSort>()?;
     let page_query = request.query()?;
     let rows = state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::identity::list_security_events(conn, caller.organization_id, &page_query)
         })
         .await?;

@@ -100,7 +100,9 @@ pub async fn list(
     let page_query = request.query()?;
     let rows = if caller.role.at_least(Role::Admin) {
         state
-            .db(move |conn| store::list_users(conn, caller.organization_id, &page_query))
+            .tenant_db(caller.organization_id, move |conn| {
+                store::list_users(conn, caller.organization_id, &page_query)
+            })
             .await?
     } else if caller.is_client {
         // An API client is nobody among the users.
@@ -110,7 +112,9 @@ pub async fn list(
         }
     } else {
         let me = state
-            .db(move |conn| store::find_user(conn, caller.organization_id, caller.user_id))
+            .tenant_db(caller.organization_id, move |conn| {
+                store::find_user(conn, caller.organization_id, caller.user_id)
+            })
             .await?;
         persistence::pagination::Rows {
             rows: vec![me],
@@ -158,7 +162,9 @@ pub async fn get_one(
         return Err(ApiError::not_found());
     }
     let user = state
-        .db(move |conn| store::find_user(conn, caller.organization_id, id))
+        .tenant_db(caller.organization_id, move |conn| {
+            store::find_user(conn, caller.organization_id, id)
+        })
         .await?;
     Ok(user_response(StatusCode::OK, user))
 }
@@ -274,7 +280,7 @@ pub async fn invite(
     );
     let address = client_address(&req);
     let created = state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::transaction(conn, |conn| {
                 if store::find_user_by_email(conn, &invitation.email)?.is_some() {
                     return Ok(None);
@@ -534,7 +540,7 @@ pub async fn update(
     }
     let address = client_address(&req);
     let updated = state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::transaction(conn, |conn| {
                 let owners = store::lock_owners(conn, caller.organization_id)?;
                 let target = store::lock_user(conn, caller.organization_id, id)?;
@@ -626,7 +632,7 @@ pub async fn remove(
     }
     let address = client_address(&req);
     state
-        .db(move |conn| {
+        .tenant_db(caller.organization_id, move |conn| {
             persistence::transaction(conn, |conn| {
                 let owners = store::lock_owners(conn, caller.organization_id)?;
                 let target = store::lock_user(conn, caller.organization_id, id)?;

@@ -438,6 +438,19 @@ pub struct Tenant {
     pub refresh_token: String,
 }
 
+impl Tenant {
+    /// Reads a `{organization, user, session}` answer (registration, accepted invitation).
+    fn from_session_body(body: &serde_json::Value) -> Self {
+        let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
+        Self {
+            organization_id: text(&body["organization"]["id"]),
+            user_id: text(&body["user"]["id"]),
+            access_token: text(&body["session"]["access_token"]),
+            refresh_token: text(&body["session"]["refresh_token"]),
+        }
+    }
+}
+
 /// Two organizations whose RFCs are valid: SAT's test company and test individual.
 pub const TENANTS: [(&str, &str); 2] = [("EKU9003173C9", "601"), ("CACX7605101P8", "612")];
 
@@ -455,14 +468,7 @@ impl TestApp {
             .send()
             .await
             .expect("send");
-        let body = json_of(response, 201).await;
-        let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
-        Tenant {
-            organization_id: text(&body["organization"]["id"]),
-            user_id: text(&body["user"]["id"]),
-            access_token: text(&body["session"]["access_token"]),
-            refresh_token: text(&body["session"]["refresh_token"]),
-        }
+        Tenant::from_session_body(&json_of(response, 201).await)
     }
 }
 
@@ -533,13 +539,6 @@ impl TestApp {
             .send()
             .await
             .expect("send");
-        let body = json_of(response, 201).await;
-        let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
-        Tenant {
-            organization_id: text(&body["organization"]["id"]),
-            user_id: text(&body["user"]["id"]),
-            access_token: text(&body["session"]["access_token"]),
-            refresh_token: text(&body["session"]["refresh_token"]),
-        }
+        Tenant::from_session_body(&json_of(response, 201).await)
     }
 }

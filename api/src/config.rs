@@ -15,6 +15,7 @@
 //! | `JWT_SECRET` | generated in development | HMAC key that signs access tokens (≥ 32 bytes) |
 //! | `JWT_PREVIOUS_SECRETS` | empty | comma-separated older keys still accepted while tokens signed with them expire |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS; none by default |
+//! | `TRUSTED_PROXIES` | empty | comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client; empty ignores the header |
 //! | `REQUEST_BODY_LIMIT` | `1048576` | largest accepted request body in bytes |
 //! | `SMTP_URL` | unset | SMTP server for outgoing email (`smtp://user:pass@host:587?tls=required`, `smtps://…`); unset keeps emails in the outbox |
 //! | `EMAIL_FROM` | `Facturación <no-reply@localhost>` | sender of outgoing email |
@@ -88,6 +89,9 @@ pub struct Config {
     pub jwt_secret: Option<SecretString>,
     pub jwt_previous_secrets: Vec<SecretString>,
     pub cors_allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs or
+    /// addresses). Empty: the TCP peer is the client, and the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub request_body_limit: usize,
     pub smtp_url: Option<SecretString>,
     pub email_from: String,
@@ -224,6 +228,28 @@ impl Config {
             }
         }
 
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .filter_map(|entry| {
+                        // A bare address is a network of one.
+                        let parsed = entry.parse::<ipnet::IpNet>().or_else(|_| {
+                            entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)
+                        });
+                        parsed
+                            .map_err(|_| {
+                                errors.push(format!(
+                                    "TRUSTED_PROXIES entries must be addresses or CIDRs like 10.0.0.0/8, not `{entry}`"
+                                ))
+                            })
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
         let pg_bindir = get("PG_BINDIR").map(PathBuf::from);
         let smtp_url = match get("SMTP_URL") {
             Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
@@ -267,6 +293,7 @@ impl Config {
             jwt_secret,
             jwt_previous_secrets,
             cors_allowed_origins,
+            trusted_proxies,
             request_body_limit,
             smtp_url,
             email_from,
@@ -378,6 +405,7 @@ mod tests {
         assert_eq!(config.bind_address.to_string(), "127.0.0.1:8080");
         assert_eq!(config.public_base_url, "http://127.0.0.1:8080");
         assert!(config.cors_allowed_origins.is_empty());
+        assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.request_body_limit, 1024 * 1024);
         assert_eq!(config.pool_size, 10);
         Ok(())
@@ -391,11 +419,13 @@ mod tests {
             ("BIND_ADDRESS", "nowhere"),
             ("CORS_ALLOWED_ORIGINS", "app.example.com"),
             ("JWT_PREVIOUS_SECRETS", "short"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
         ]))
         .err()
         .map(|e| e.0)
         .unwrap_or_default();
-        assert_eq!(err.len(), 5, "{err:?}");
+        assert_eq!(err.len(), 6, "{err:?}");
+        assert!(err.iter().any(|e| e.contains("proxy.internal")));
         assert!(err.iter().any(|e| e.contains("JWT_SECRET is required")));
     }
 

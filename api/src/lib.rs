@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client_address;
 pub mod concurrency;
 pub mod config;
 pub mod email;

@@ -40,6 +40,32 @@ pub struct ListParams {
     pub sort: Option<String>,
 }
 
+/// The query of a list sorted only by creation time (users, security events, API clients).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreatedAtListQuery {
+    /// How many items to return, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 200, pattern = "^[A-Za-z0-9_-]*$")]
+    pub starting_after: Option<String>,
+    /// `created_at` (oldest first) or `-created_at` (newest first); the operation says which
+    /// is the default.
+    #[param(pattern = "^-?created_at$")]
+    pub sort: Option<String>,
+}
+
+impl From<CreatedAtListQuery> for ListParams {
+    fn from(q: CreatedAtListQuery) -> Self {
+        Self {
+            limit: q.limit,
+            starting_after: q.starting_after,
+            sort: q.sort,
+        }
+    }
+}
+
 /// A validated list request.
 #[derive(Debug, Clone)]
 pub struct PageRequest<K> {

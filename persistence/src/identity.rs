@@ -521,14 +521,19 @@ pub fn touch_client(conn: &mut PgConnection, client_id: Uuid) -> Result<(), Stor
 }
 
 /// The organization's clients that are not revoked, oldest first.
-pub fn list_clients(conn: &mut PgConnection, org_id: Uuid) -> Result<Vec<ApiClient>, StoreError> {
-    Ok(api_clients::table
+pub fn list_clients(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    page: &crate::pagination::PageQuery<DateTime<Utc>>,
+) -> Result<crate::pagination::Rows<ApiClient>, StoreError> {
+    let query = api_clients::table
         .filter(api_clients::organization_id.eq(org_id))
         .filter(api_clients::revoked_at.is_null())
-        .order((api_clients::created_at.asc(), api_clients::id.asc()))
-        .limit(1000)
         .select(ApiClient::as_select())
-        .load(conn)?)
+        .into_boxed();
+    let rows =
+        crate::keyset_page!(query, api_clients::created_at, api_clients::id, page).load(conn)?;
+    Ok(crate::pagination::Rows::from_overfetch(rows, page.limit))
 }
 
 /// Revokes a client of the organization; not found if it is unknown or already revoked.

@@ -542,3 +542,89 @@ impl TestApp {
         Tenant::from_session_body(&json_of(response, 201).await)
     }
 }
+
+/// One organization with a caller of every kind: the four user roles and an API client.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub owner: Tenant,
+    pub admin: Tenant,
+    pub accountant: Tenant,
+    pub viewer: Tenant,
+    /// An access token of an API client created with the `client_role` role.
+    pub client_token: String,
+    pub client_role: String,
+}
+
+impl Team {
+    /// The access tokens in the order of [`Team::CALLERS`].
+    pub fn tokens(&self) -> [&str; 5] {
+        [
+            &self.owner.access_token,
+            &self.admin.access_token,
+            &self.accountant.access_token,
+            &self.viewer.access_token,
+            &self.client_token,
+        ]
+    }
+
+    /// The callers' names, for messages.
+    pub const CALLERS: [&'static str; 5] = ["owner", "admin", "accountant", "viewer", "client"];
+}
+
+impl TestApp {
+    /// Registers organization `n` of [`TENANTS`] and adds an admin, an accountant, a viewer and
+    /// an API client with `client_role`.
+    pub async fn team(&self, sink: &smtp::SmtpSink, n: usize, client_role: &str) -> Team {
+        let owner = self
+            .register_tenant(n, &format!("owner{n}@example.com"))
+            .await;
+        let mut members = Vec::new();
+        for role in ["admin", "accountant", "viewer"] {
+            members.push(
+                self.add_member(
+                    sink,
+                    &owner.access_token,
+                    &format!("{role}{n}@example.com"),
+                    role,
+                )
+                .await,
+            );
+        }
+        let client_token = self.client_token(&owner.access_token, client_role).await;
+        let [admin, accountant, viewer] = <[Tenant; 3]>::try_from(members).expect("three members");
+        Team {
+            owner,
+            admin,
+            accountant,
+            viewer,
+            client_token,
+            client_role: client_role.to_string(),
+        }
+    }
+
+    /// Creates an API client with `role` and returns an access token of it.
+    pub async fn client_token(&self, owner_token: &str, role: &str) -> String {
+        let response = self
+            .post("/v1/api-clients")
+            .bearer_auth(owner_token)
+            .json(&serde_json::json!({"name": format!("ERP {role}"), "role": role}))
+            .send()
+            .await
+            .expect("send");
+        let created = json_of(response, 201).await;
+        let response = self
+            .post("/v1/oauth/token")
+            .json(&serde_json::json!({
+                "grant_type": "client_credentials",
+                "client_id": created["client_id"],
+                "client_secret": created["client_secret"],
+            }))
+            .send()
+            .await
+            .expect("send");
+        json_of(response, 200).await["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_string()
+    }
+}

@@ -125,6 +125,31 @@ async fn a_client_gets_tokens_that_act_with_its_role() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"api_client_created"), "{kinds:?}");
+
+    // The list is paginated like every list: two clients, one per page, oldest first.
+    let first = json_of(
+        app.get("/v1/api-clients?limit=1")
+            .bearer_auth(&owner.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["data"][0]["id"], created["id"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = json_of(
+        app.get(&format!("/v1/api-clients?limit=1&starting_after={cursor}"))
+            .bearer_auth(&owner.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(second["has_more"], false);
+    assert_eq!(second["data"][0]["id"], admin["id"]);
 }
 
 #[tokio::test]
@@ -212,7 +237,7 @@ async fn revoking_a_client_stops_its_tokens_at_once() {
         200,
     )
     .await;
-    assert_eq!(listed.as_array().unwrap().len(), 0);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0);
 }
 
 #[tokio::test]
@@ -277,7 +302,7 @@ async fn only_owners_and_admins_manage_clients_and_only_their_own() {
         200,
     )
     .await;
-    assert_eq!(listed.as_array().unwrap().len(), 0);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0);
     let response = app
         .request(Method::DELETE, &path)
         .bearer_auth(&accountant.access_token)

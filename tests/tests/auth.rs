@@ -211,6 +211,72 @@ async fn repeated_failures_back_off_with_retry_after() {
     assert!(count(&app, "security_events WHERE kind = 'login_failed'") >= 5);
 }
 
+async fn login_from(app: &TestApp, forwarded_for: &str, email: &str) -> reqwest::Response {
+    app.post("/v1/auth/login")
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": email, "password": "wrong password!!"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Per-address back-off behind a reverse proxy: the proxy's `X-Forwarded-For` names the client.
+/// Every attempt uses another email, so only the address counter can trip.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_address_backs_off() {
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("TRUSTED_PROXIES".into(), "127.0.0.0/8, ::1".into());
+    })
+    .await;
+    for n in 0..20 {
+        let response = login_from(&app, "203.0.113.5", &format!("u{n}@example.com")).await;
+        assert_eq!(response.status(), 401);
+    }
+    problem_of(
+        login_from(&app, "203.0.113.5", "next@example.com").await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+    // Another client behind the same proxy is not locked out with it.
+    assert_eq!(
+        login_from(&app, "203.0.113.6", "next@example.com")
+            .await
+            .status(),
+        401
+    );
+    // The security log records the client, not the proxy.
+    assert_eq!(
+        count(
+            &app,
+            "security_events WHERE kind = 'login_failed' AND client_address = '203.0.113.5'"
+        ),
+        20
+    );
+}
+
+/// Without trusted proxies the header is the client's own claim: changing it on every attempt
+/// does not escape the back-off.
+#[tokio::test]
+async fn an_untrusted_forwarded_header_cannot_dodge_the_back_off() {
+    let app = TestApp::spawn().await;
+    for n in 0..20 {
+        let response = login_from(
+            &app,
+            &format!("198.51.100.{n}"),
+            &format!("u{n}@example.com"),
+        )
+        .await;
+        assert_eq!(response.status(), 401);
+    }
+    problem_of(
+        login_from(&app, "198.51.100.99", "next@example.com").await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     let app = TestApp::spawn().await;

@@ -21,6 +21,7 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::extract::{Json, read_body};
+use crate::pagination::{CreatedAtListQuery, ListParams, Page, SortKey};
 use crate::problem::{ApiError, Problem};
 use crate::routes::auth::{client_address, event, hash_token};
 use crate::routes::users::may_manage;
@@ -87,7 +88,7 @@ pub struct CreatedApiClient {
         (status = 201, description = "Created; store the secret now", body = CreatedApiClient),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only owners and admins create clients", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only owners and admins create clients, and API clients cannot create clients", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -101,6 +102,7 @@ pub async fn create(
     caller: Caller,
     Json(body): Json<NewApiClient>,
 ) -> Result<HttpResponse, ApiError> {
+    let user_id = caller.user()?;
     caller.require(Role::Admin)?;
     let mut violations = Violations::new();
     let name = body.name.trim().to_string();
@@ -136,7 +138,7 @@ pub async fn create(
         name,
         role: role.as_str().to_string(),
         secret_hash: hash_token(&secret),
-        created_by: (!caller.is_client).then_some(caller.user_id),
+        created_by: Some(user_id),
         created_at: Utc::now(),
         last_used_at: None,
         revoked_at: None,
@@ -150,7 +152,7 @@ pub async fn create(
                     conn,
                     &event(
                         Some(caller.organization_id),
-                        (!caller.is_client).then_some(caller.user_id),
+                        Some(user_id),
                         "api_client_created",
                         &address,
                         serde_json::json!({ "client_id": client.id, "name": client.name, "role": client.role }),
@@ -168,34 +170,52 @@ pub async fn create(
     }))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ClientSort {
+    CreatedAt,
+}
+
+impl SortKey for ClientSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[("created_at", ClientSort::CreatedAt)];
+    const DEFAULT: &'static str = "created_at";
+}
+
 /// List the organization's API clients (not revoked).
 ///
-/// Owners and admins.
+/// Owners and admins. Oldest first by default.
 #[utoipa::path(
     operation_id = "listApiClients",
     tag = "api-clients",
     security(("bearer_jwt" = [])),
+    params(CreatedAtListQuery),
     responses(
-        (status = 200, description = "The clients, oldest first", body = Vec<ApiClientView>),
+        (status = 200, description = "A page of clients", body = Page<ApiClientView>),
+        (status = 400, description = "Invalid query parameters", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins see clients", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/v1/api-clients")]
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<CreatedAtListQuery>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let clients = state
+    let request = ListParams::from(query.into_inner()).parse::<ClientSort>()?;
+    let page_query = request.query()?;
+    let rows = state
         .tenant_db(caller.organization_id, move |conn| {
-            store::list_clients(conn, caller.organization_id)
+            store::list_clients(conn, caller.organization_id, &page_query)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(
-        clients
-            .into_iter()
-            .map(ApiClientView::from)
-            .collect::<Vec<_>>(),
-    ))
+    let page = request.page(
+        rows.rows.into_iter().map(ApiClientView::from).collect(),
+        rows.has_more,
+        |c: &ApiClientView| (c.created_at, c.id),
+    );
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Revoke an API client.
@@ -209,7 +229,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only owners and admins revoke clients", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only owners and admins revoke clients, and API clients cannot revoke clients", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
@@ -221,6 +241,7 @@ pub async fn revoke(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    let user_id = caller.user()?;
     caller.require(Role::Admin)?;
     let id = id.into_inner();
     let address = client_address(&req);
@@ -232,7 +253,7 @@ pub async fn revoke(
                     conn,
                     &event(
                         Some(caller.organization_id),
-                        (!caller.is_client).then_some(caller.user_id),
+                        Some(user_id),
                         "api_client_revoked",
                         &address,
                         serde_json::json!({ "client_id": id }),

@@ -229,11 +229,7 @@ fn parse_registration(req: RegisterRequest) -> Result<Registration, Violations> 
     }
 }
 
-pub(crate) fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
+pub(crate) use crate::client_address::client_address;
 
 pub(crate) fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()

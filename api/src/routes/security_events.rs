@@ -3,12 +3,12 @@
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use domain::identity::Role;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::pagination::{ListParams, Page, SortKey};
+use crate::pagination::{CreatedAtListQuery, ListParams, Page, SortKey};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -42,29 +42,14 @@ impl SortKey for EventSort {
     const DEFAULT: &'static str = "-created_at";
 }
 
-/// Query parameters of `GET /v1/security-events`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventListQuery {
-    /// How many events to return, 1–100.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    #[param(max_length = 200, pattern = "^[A-Za-z0-9_-]*$")]
-    pub starting_after: Option<String>,
-    /// `-created_at` (newest first, the default) or `created_at`.
-    #[param(pattern = "^-?created_at$")]
-    pub sort: Option<String>,
-}
-
 /// List the organization's security events.
 ///
-/// Owners and admins only.
+/// Owners and admins only. Newest first by default.
 #[utoipa::path(
     operation_id = "listSecurityEvents",
     tag = "users",
     security(("bearer_jwt" = [])),
-    params(EventListQuery),
+    params(CreatedAtListQuery),
     responses(
         (status = 200, description = "A page of events, newest first by default", body = Page<SecurityEventView>),
         (status = 400, description = "Invalid query parameters", body = Problem, content_type = "application/problem+json"),
@@ -77,16 +62,10 @@ pub struct EventListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<EventListQuery>,
+    query: web::Query<CreatedAtListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let query = query.into_inner();
-    let request = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-        sort: query.sort,
-    }
-    .parse::<EventSort>()?;
+    let request = ListParams::from(query.into_inner()).parse::<EventSort>()?;
     let page_query = request.query()?;
     let rows = state
         .tenant_db(caller.organization_id, move |conn| {

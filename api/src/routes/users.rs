@@ -9,6 +9,9 @@
 //! | remove | anyone | non-owners | no | no |
 //!
 //! An organization always keeps one owner: the last one cannot be removed or demoted.
+//!
+//! API clients may read users with their role's rights but never invite, change or remove
+//! anyone: a leaked client secret must not be able to create accounts or lock people out.
 
 use std::time::Duration;
 
@@ -22,14 +25,14 @@ use domain::validation::{Pointer, Violation, Violations};
 use persistence::StoreError;
 use persistence::identity::{self as store, Invitation, User};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::{Caller, password};
 use crate::concurrency::{IfMatch, etag};
 use crate::extract::Json;
-use crate::pagination::{ListParams, Page, SortKey};
+use crate::pagination::{CreatedAtListQuery, ListParams, Page, SortKey};
 use crate::problem::{ApiError, Problem};
 use crate::routes::auth::{
     RegisterResponse, client_address, event, hash_token, new_refresh_token, session,
@@ -54,29 +57,14 @@ impl SortKey for UserSort {
     const DEFAULT: &'static str = "created_at";
 }
 
-/// Query parameters of `GET /v1/users`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UserListQuery {
-    /// How many users to return, 1–100.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    #[param(max_length = 200, pattern = "^[A-Za-z0-9_-]*$")]
-    pub starting_after: Option<String>,
-    /// `created_at` (oldest first, the default) or `-created_at`.
-    #[param(pattern = "^-?created_at$")]
-    pub sort: Option<String>,
-}
-
 /// List the organization's users.
 ///
-/// Owners and admins see everyone; other roles see only themselves.
+/// Owners and admins see everyone; other roles see only themselves. Oldest first by default.
 #[utoipa::path(
     operation_id = "listUsers",
     tag = "users",
     security(("bearer_jwt" = [])),
-    params(UserListQuery),
+    params(CreatedAtListQuery),
     responses(
         (status = 200, description = "A page of users", body = Page<UserView>),
         (status = 400, description = "Invalid query parameters", body = Problem, content_type = "application/problem+json"),
@@ -88,15 +76,9 @@ pub struct UserListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<UserListQuery>,
+    query: web::Query<CreatedAtListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
-    let request = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-        sort: query.sort,
-    }
-    .parse::<UserSort>()?;
+    let request = ListParams::from(query.into_inner()).parse::<UserSort>()?;
     let page_query = request.query()?;
     let rows = if caller.role.at_least(Role::Admin) {
         state
@@ -217,7 +199,7 @@ impl From<Invitation> for InvitationView {
         (status = 201, description = "Invited; the email is on its way", body = InvitationView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role may not invite, or not with this role", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not invite, or not with this role; API clients never invite", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A user with this email already exists (`email_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
@@ -232,6 +214,7 @@ pub async fn invite(
     caller: Caller,
     Json(body): Json<InviteRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.user()?;
     caller.require(Role::Admin)?;
     let mut violations = Violations::new();
     let email = Email::parse(&body.email)
@@ -488,7 +471,7 @@ pub struct UpdateUserRequest {
         (status = 200, description = "The updated user", body = UserView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role may not make this change", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not make this change; API clients never change users", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner cannot be demoted (`last_owner`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The user changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
@@ -507,6 +490,7 @@ pub async fn update(
     if_match: IfMatch,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.user()?;
     let id = id.into_inner();
     if id != caller.user_id && !caller.role.at_least(Role::Admin) {
         return Err(ApiError::not_found());
@@ -607,7 +591,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role may not remove this user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not remove this user; API clients never remove users", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner cannot be removed (`last_owner`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The user changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
@@ -622,6 +606,7 @@ pub async fn remove(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
+    caller.user()?;
     let id = id.into_inner();
     if !caller.role.at_least(Role::Admin) {
         return Err(if id == caller.user_id {

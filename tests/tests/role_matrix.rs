@@ -1,0 +1,427 @@
+//! The role matrix: every operation of the spec that needs a token, called by each kind of
+//! caller — owner, admin, accountant, viewer, and an API client with the admin role (the most
+//! a client can have, so whatever it is refused, every client is refused).
+//!
+//! The table is the README's permission matrix in executable form. An operation added to the
+//! spec without a row here fails `every_secured_operation_has_a_row`.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers abort the test with the error"
+)]
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::Value;
+use tests::{Team, TestApp, json_of, smtp::SmtpSink};
+
+/// One call and the status each caller gets, in the order of [`Team::CALLERS`].
+///
+/// `path` and `body` may name fixtures, replaced before each call:
+/// `{owner}` the owner's user id, `{self}` the caller's own user id, `{fresh_user}` a viewer
+/// invited for this call only, `{fresh_client}` an API client created for this call only, and
+/// `{n}` a number unique to the call.
+struct Case {
+    operation: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Option<&'static str>,
+    expect: [u16; 5],
+}
+
+const fn case(
+    operation: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Option<&'static str>,
+    expect: [u16; 5],
+) -> Case {
+    Case {
+        operation,
+        method,
+        path,
+        body,
+        expect,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "getMe",
+            Method::GET,
+            "/v1/me",
+            None,
+            [200, 200, 200, 200, 403],
+        ),
+        case("listUsers", Method::GET, "/v1/users", None, [200; 5]),
+        // Someone who may not see other users cannot learn they exist: 404.
+        case(
+            "getUser",
+            Method::GET,
+            "/v1/users/{owner}",
+            None,
+            [200, 200, 404, 404, 200],
+        ),
+        case("getUser", Method::GET, "/v1/users/{self}", None, [200; 5]),
+        case(
+            "updateUser",
+            Method::PATCH,
+            "/v1/users/{fresh_user}",
+            Some(r#"{"role": "accountant"}"#),
+            [200, 200, 404, 404, 403],
+        ),
+        case(
+            "updateUser",
+            Method::PATCH,
+            "/v1/users/{fresh_user}",
+            Some(r#"{"name": "Renamed"}"#),
+            [200, 200, 404, 404, 403],
+        ),
+        case(
+            "updateUser",
+            Method::PATCH,
+            "/v1/users/{self}",
+            Some(r#"{"name": "Myself"}"#),
+            [200, 200, 200, 200, 403],
+        ),
+        case(
+            "removeUser",
+            Method::DELETE,
+            "/v1/users/{fresh_user}",
+            None,
+            [204, 204, 404, 404, 403],
+        ),
+        case(
+            "inviteUser",
+            Method::POST,
+            "/v1/invitations",
+            Some(r#"{"email": "invitee{n}@example.com", "role": "viewer"}"#),
+            [201, 201, 403, 403, 403],
+        ),
+        case(
+            "listSecurityEvents",
+            Method::GET,
+            "/v1/security-events",
+            None,
+            [200, 200, 403, 403, 200],
+        ),
+        case(
+            "listApiClients",
+            Method::GET,
+            "/v1/api-clients",
+            None,
+            [200, 200, 403, 403, 200],
+        ),
+        case(
+            "createApiClient",
+            Method::POST,
+            "/v1/api-clients",
+            Some(r#"{"name": "ERP {n}", "role": "viewer"}"#),
+            [201, 201, 403, 403, 403],
+        ),
+        case(
+            "revokeApiClient",
+            Method::DELETE,
+            "/v1/api-clients/{fresh_client}",
+            None,
+            [204, 204, 403, 403, 403],
+        ),
+        // Last: it changes each user's password (their access tokens keep working).
+        case(
+            "changePassword",
+            Method::POST,
+            "/v1/auth/password/change",
+            Some(
+                r#"{"current_password": "correct horse battery staple", "new_password": "another horse battery staple"}"#,
+            ),
+            [204, 204, 204, 204, 403],
+        ),
+    ]
+}
+
+/// The operations of the spec that need an access token.
+fn secured_operations() -> BTreeSet<String> {
+    let spec: Value = serde_json::from_str(&api::openapi::spec_json()).unwrap();
+    let mut secured = BTreeSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let needs_token = op["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s.get("bearer_jwt").is_some());
+            if needs_token {
+                secured.insert(op["operationId"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    secured
+}
+
+#[test]
+fn every_secured_operation_has_a_row() {
+    let covered: BTreeSet<String> = cases().iter().map(|c| c.operation.to_string()).collect();
+    let secured = secured_operations();
+    let missing: Vec<_> = secured.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "operations without a role-matrix row: {missing:?}"
+    );
+    let unknown: Vec<_> = covered.difference(&secured).collect();
+    assert!(
+        unknown.is_empty(),
+        "rows for operations not in the spec: {unknown:?}"
+    );
+}
+
+/// Replaces the fixtures a case names with fresh ones, made by the owner.
+async fn expand(
+    app: &TestApp,
+    sink: &SmtpSink,
+    team: &Team,
+    caller: usize,
+    n: usize,
+    text: &str,
+) -> String {
+    let mut text = text
+        .replace("{owner}", &team.owner.user_id)
+        .replace("{n}", &n.to_string());
+    if text.contains("{self}") {
+        let me = [
+            &team.owner.user_id,
+            &team.admin.user_id,
+            &team.accountant.user_id,
+            &team.viewer.user_id,
+            // A client has no user id; any id shows the refusal.
+            &team.owner.user_id,
+        ][caller];
+        text = text.replace("{self}", me);
+    }
+    if text.contains("{fresh_user}") {
+        let user = app
+            .add_member(
+                sink,
+                &team.owner.access_token,
+                &format!("fresh{n}@example.com"),
+                "viewer",
+            )
+            .await;
+        text = text.replace("{fresh_user}", &user.user_id);
+    }
+    if text.contains("{fresh_client}") {
+        let response = app
+            .post("/v1/api-clients")
+            .bearer_auth(&team.owner.access_token)
+            .json(&serde_json::json!({"name": format!("Fresh {n}"), "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+        let id = json_of(response, 201).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        text = text.replace("{fresh_client}", &id);
+    }
+    text
+}
+
+#[tokio::test]
+async fn every_operation_answers_each_role_as_the_matrix_says() {
+    let (app, sink) = TestApp::spawn_with_mail().await;
+    let team = app.team(&sink, 0, "admin").await;
+    let mut mismatches = Vec::new();
+    let mut n = 0;
+    for case in cases() {
+        for (caller, token) in team.tokens().into_iter().enumerate() {
+            n += 1;
+            let path = expand(&app, &sink, &team, caller, n, case.path).await;
+            let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
+            if let Some(body) = case.body {
+                let body = expand(&app, &sink, &team, caller, n, body).await;
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let expected = case.expect[caller];
+            if status != expected {
+                let text = response.text().await.unwrap_or_default();
+                mismatches.push(format!(
+                    "{} {} {path} as {}: expected {expected}, got {status}: {text}",
+                    case.operation,
+                    case.method,
+                    Team::CALLERS[caller]
+                ));
+                continue;
+            }
+            // A refusal is a problem document with a stable code.
+            if let 403 | 404 = status {
+                let problem: Value = response.json().await.unwrap();
+                let code = if status == 403 {
+                    "forbidden"
+                } else {
+                    "not_found"
+                };
+                if problem["code"] != code {
+                    mismatches.push(format!(
+                        "{} as {}: {status} with code {}",
+                        case.operation,
+                        Team::CALLERS[caller],
+                        problem["code"]
+                    ));
+                }
+            }
+        }
+        // And without a token, every one of them is a 401.
+        let path = case
+            .path
+            .replace("{owner}", &team.owner.user_id)
+            .replace("{self}", &team.owner.user_id)
+            .replace("{fresh_user}", &team.viewer.user_id)
+            .replace("{fresh_client}", &team.owner.user_id);
+        let response = app
+            .request(case.method.clone(), &path)
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 401 {
+            mismatches.push(format!(
+                "{} without a token: {}",
+                case.operation,
+                response.status()
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
+}
+
+/// Operations that name a resource by id, with a resource of another organization in place of
+/// it: `{their_user}` a user, `{their_client}` an API client. Callers whose role may not call
+/// the operation at all get the same 403 as for their own ids; everyone else gets 404.
+fn other_tenant_cases() -> Vec<Case> {
+    vec![
+        case(
+            "getUser",
+            Method::GET,
+            "/v1/users/{their_user}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "updateUser",
+            Method::PATCH,
+            "/v1/users/{their_user}",
+            Some(r#"{"name": "Hijacked"}"#),
+            [404, 404, 404, 404, 403],
+        ),
+        case(
+            "removeUser",
+            Method::DELETE,
+            "/v1/users/{their_user}",
+            None,
+            [404, 404, 404, 404, 403],
+        ),
+        case(
+            "revokeApiClient",
+            Method::DELETE,
+            "/v1/api-clients/{their_client}",
+            None,
+            [404, 404, 403, 403, 403],
+        ),
+    ]
+}
+
+#[test]
+fn every_operation_with_an_id_has_an_other_tenant_row() {
+    let spec: Value = serde_json::from_str(&api::openapi::spec_json()).unwrap();
+    let covered: BTreeSet<&str> = other_tenant_cases().iter().map(|c| c.operation).collect();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.contains('{') || path.starts_with("/public/") {
+            continue;
+        }
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(
+                covered.contains(id),
+                "{id} ({path}) has no other-tenant row"
+            );
+        }
+    }
+}
+
+/// Another organization's ids do not exist for the caller: 404, whatever the role, and the
+/// resource is untouched.
+#[tokio::test]
+async fn another_tenants_ids_are_404_on_every_operation() {
+    let (app, sink) = TestApp::spawn_with_mail().await;
+    let us = app.team(&sink, 0, "admin").await;
+    let them = app.register_tenant(1, "them@example.com").await;
+    let response = app
+        .post("/v1/api-clients")
+        .bearer_auth(&them.access_token)
+        .json(&serde_json::json!({"name": "Their ERP", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    let their_client = json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut mismatches = Vec::new();
+    for case in other_tenant_cases() {
+        let path = case
+            .path
+            .replace("{their_user}", &them.user_id)
+            .replace("{their_client}", &their_client);
+        for (caller, token) in us.tokens().into_iter().enumerate() {
+            let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
+            if let Some(body) = case.body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let response = request.send().await.unwrap();
+            if response.status() != case.expect[caller] {
+                mismatches.push(format!(
+                    "{} as {}: expected {}, got {}",
+                    case.operation,
+                    Team::CALLERS[caller],
+                    case.expect[caller],
+                    response.status()
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
+    // Nothing of theirs changed: their owner and client are still there, as they were.
+    let me = json_of(
+        app.get("/v1/me")
+            .bearer_auth(&them.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(me["user"]["name"], "Owner");
+    let clients = json_of(
+        app.get("/v1/api-clients")
+            .bearer_auth(&them.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    // Revoked clients leave the list.
+    assert!(
+        clients["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == their_client.as_str()),
+        "{clients}"
+    );
+}

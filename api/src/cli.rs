@@ -123,6 +123,16 @@ fn serve(config: Config, listener: TcpListener, database_url: &str) -> Result<()
     if applied > 0 {
         log::info!("applied {applied} database migrations");
     }
+    // The catalogs compiled into this binary, where the database holds other content (first
+    // start, or a new binary with a newer SAT publication).
+    let loaded = persistence::pool::get(&pool)
+        .map_err(persistence::catalogs::LoadError::from)
+        .and_then(|mut conn| persistence::catalogs::load_embedded(&mut conn))
+        .map_err(|e| format!("cannot load the SAT catalogs: {e}"))?;
+    let replaced = loaded.iter().filter(|l| l.replaced).count();
+    if replaced > 0 {
+        log::info!("loaded {replaced} SAT catalogs");
+    }
 
     let workers = config.workers;
     let base_url = config.public_base_url.clone();

@@ -5,4 +5,5 @@ pub mod identity;
 pub mod postal_code;
 pub mod rfc;
 pub mod tax_regime;
+pub mod text;
 pub mod validation;

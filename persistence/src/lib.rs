@@ -5,6 +5,7 @@
 //! plain data or `domain` types. Every query that touches tenant data takes the tenant as a
 //! parameter.
 
+pub mod catalogs;
 pub mod cluster;
 pub mod error;
 pub mod idempotency;

@@ -140,3 +140,26 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    sat_catalogs (name) {
+        name -> Text,
+        version -> Text,
+        sha256 -> Bytea,
+        row_count -> Int4,
+        loaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sat_catalog_entries (catalog, key) {
+        catalog -> Text,
+        key -> Text,
+        description -> Text,
+        search -> Text,
+        attributes -> Jsonb,
+        valid_from -> Nullable<Date>,
+        valid_to -> Nullable<Date>,
+        position -> Int4,
+    }
+}

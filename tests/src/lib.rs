@@ -56,10 +56,12 @@ fn init_logging() {
     });
 }
 
-/// Name of the template for the current migrations: a new migration means a new template.
+/// Name of the template for the current migrations and catalogs.
 fn template_name() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-    let mut files: Vec<_> = walk(&dir);
+    // The template holds the migrations and the SAT catalogs: a change to either is a new one.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files: Vec<_> = walk(&dir.join("migrations"));
+    files.extend(walk(&dir.join("catalogs")));
     files.sort();
     let mut hash = Sha256::new();
     for file in files {
@@ -138,6 +140,8 @@ fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> String {
                     let mut conn = PgConnection::establish(&with_database(admin_url, &building))
                         .expect("connect to the template");
                     persistence::run_migrations(&mut conn).expect("migrate the template");
+                    persistence::catalogs::load_embedded(&mut conn)
+                        .expect("load the catalogs into the template");
                 }
                 admin
                     .batch_execute(&format!(

@@ -1,0 +1,2 @@
+DROP TABLE sat_catalog_entries;
+DROP TABLE sat_catalogs;

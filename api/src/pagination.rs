@@ -146,7 +146,8 @@ impl ListParams {
     }
 }
 
-fn invalid_query(violations: Violations) -> ApiError {
+/// 400 `invalid_query` listing each bad parameter.
+pub fn invalid_query(violations: Violations) -> ApiError {
     let mut e = ApiError::validation(violations);
     e.set_status_and_code(actix_web::http::StatusCode::BAD_REQUEST, "invalid_query");
     e

@@ -229,6 +229,11 @@ impl ApiError {
         e
     }
 
+    /// Whether this is a 422 listing field violations.
+    pub fn is_validation(&self) -> bool {
+        self.0.status == StatusCode::UNPROCESSABLE_ENTITY && !self.0.errors.is_empty()
+    }
+
     /// 422 for a well-formed request that cannot be processed as a whole.
     pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
@@ -311,6 +316,10 @@ impl From<StoreError> for ApiError {
                 Self::unavailable()
             }
             StoreError::NotFound => Self::not_found(),
+            StoreError::ForeignKeyViolation { constraint } => Self::conflict(
+                "in_use",
+                format!("other resources still refer to this one ({constraint})"),
+            ),
             StoreError::UniqueViolation { constraint } => Self::conflict(
                 "already_exists",
                 format!("a resource with the same unique value already exists ({constraint})"),

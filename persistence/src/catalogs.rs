@@ -69,7 +69,7 @@ pub struct Catalog {
 }
 
 /// One row of a catalog.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = sat_catalog_entries)]
 pub struct Entry {
     pub catalog: String,
@@ -235,6 +235,81 @@ pub fn find(
         .filter(sat_catalog_entries::key.eq_any(keys))
         .select(Entry::as_select())
         .load(conn)?)
+}
+
+/// The entries a validation needs, fetched in one query and then consulted in memory.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot(HashMap<(String, String), Entry>);
+
+impl Snapshot {
+    /// Fetches the entries of `wanted` (catalog, key) pairs; unknown ones are simply absent.
+    pub fn fetch(conn: &mut PgConnection, wanted: &[(&str, &str)]) -> Result<Self, StoreError> {
+        if wanted.is_empty() {
+            return Ok(Self::default());
+        }
+        // (catalog, key) pairs as two parallel arrays, matched in SQL with unnest.
+        let catalogs: Vec<&str> = wanted.iter().map(|(c, _)| *c).collect();
+        let keys: Vec<&str> = wanted.iter().map(|(_, k)| *k).collect();
+        let entries: Vec<Entry> = diesel::sql_query(
+            "SELECT e.* FROM sat_catalog_entries e \
+             JOIN unnest($1::text[], $2::text[]) AS w(catalog, key) \
+               ON e.catalog = w.catalog AND e.key = w.key",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&catalogs)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&keys)
+        .load(conn)?;
+        Ok(Self(
+            entries
+                .into_iter()
+                .map(|e| ((e.catalog.clone(), e.key.clone()), e))
+                .collect(),
+        ))
+    }
+
+    pub fn get(&self, catalog: &str, key: &str) -> Option<&Entry> {
+        self.0.get(&(catalog.to_string(), key.to_string()))
+    }
+}
+
+fn scope(entry: &Entry) -> domain::receiver::PersonScope {
+    domain::receiver::PersonScope {
+        natural: entry.flag("natural_person"),
+        legal: entry.flag("legal_entity"),
+    }
+}
+
+impl domain::receiver::ReceiverCatalogs for Snapshot {
+    fn tax_regime(&self, code: &str) -> Option<domain::receiver::PersonScope> {
+        self.get("c_RegimenFiscal", code).map(scope)
+    }
+
+    fn cfdi_use(&self, code: &str) -> Option<domain::receiver::CfdiUse> {
+        self.get("c_UsoCFDI", code)
+            .map(|e| domain::receiver::CfdiUse {
+                scope: scope(e),
+                receiver_regimes: e
+                    .attributes
+                    .get("receiver_tax_regimes")
+                    .and_then(Value::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+    }
+
+    fn country(&self, code: &str) -> Option<domain::receiver::Country> {
+        self.get("c_Pais", code).map(|e| domain::receiver::Country {
+            tax_id_pattern: e.text("tax_id_pattern").map(str::to_string),
+        })
+    }
+
+    fn postal_code_exists(&self, code: &str) -> bool {
+        self.get("c_CodigoPostal", code).is_some()
+    }
 }
 
 /// How a CSV column is stored: its English attribute name and kind.

@@ -12,6 +12,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; the constraint name tells which field.
     #[error("unique constraint {constraint} violated")]
     UniqueViolation { constraint: String },
+    /// A foreign key refused the write: the row is still referred to, or refers to nothing.
+    #[error("foreign key {constraint} violated")]
+    ForeignKeyViolation { constraint: String },
     #[error("migration failed: {0}")]
     Migration(String),
     #[error(transparent)]
@@ -24,6 +27,11 @@ impl From<DieselError> for StoreError {
             DieselError::NotFound => Self::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 Self::UniqueViolation {
+                    constraint: info.constraint_name().unwrap_or_default().to_string(),
+                }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Self::ForeignKeyViolation {
                     constraint: info.constraint_name().unwrap_or_default().to_string(),
                 }
             }

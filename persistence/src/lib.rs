@@ -7,6 +7,7 @@
 
 pub mod catalogs;
 pub mod cluster;
+pub mod customers;
 pub mod error;
 pub mod idempotency;
 pub mod identity;

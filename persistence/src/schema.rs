@@ -163,3 +163,47 @@ diesel::table! {
         position -> Int4,
     }
 }
+
+diesel::table! {
+    customers (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        legal_name -> Text,
+        rfc -> Text,
+        tax_regime -> Text,
+        tax_postal_code -> Text,
+        cfdi_use -> Nullable<Text>,
+        tax_residence_country -> Nullable<Text>,
+        foreign_tax_id -> Nullable<Text>,
+        emails -> Array<Text>,
+        phone -> Nullable<Text>,
+        address -> Jsonb,
+        payment_terms_days -> Int4,
+        notes -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        metadata -> Jsonb,
+        archived -> Bool,
+        search -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customer_contacts (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        customer_id -> Uuid,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        role -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(customer_contacts -> customers (customer_id));
+diesel::allow_tables_to_appear_in_same_query!(customers, customer_contacts);

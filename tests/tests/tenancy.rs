@@ -19,7 +19,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
 }
 
-const TENANT_TABLES: [&str; 8] = [
+const TENANT_TABLES: [&str; 10] = [
     "organizations",
     "users",
     "refresh_tokens",
@@ -28,6 +28,8 @@ const TENANT_TABLES: [&str; 8] = [
     "password_reset_tokens",
     "email_outbox",
     "api_clients",
+    "customers",
+    "customer_contacts",
 ];
 
 #[tokio::test]

@@ -62,6 +62,51 @@ where
     }
 }
 
+/// The body of a `PATCH`: a JSON merge patch (RFC 7396). Handlers merge it into the stored
+/// resource's document with [`MergePatch::apply_to`] and check the result like a new resource,
+/// so partial updates obey every rule that spans several fields.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct MergePatch(pub serde_json::Map<String, serde_json::Value>);
+
+impl Validate for MergePatch {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
+}
+
+impl MergePatch {
+    /// RFC 7396 §2: `null` removes a member, objects merge recursively, anything else replaces.
+    pub fn apply_to(&self, target: &mut serde_json::Value) {
+        merge(target, &self.0);
+    }
+}
+
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Map<String, serde_json::Value>) {
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    let serde_json::Value::Object(map) = target else {
+        return;
+    };
+    for (key, value) in patch {
+        match value {
+            serde_json::Value::Null => {
+                map.remove(key);
+            }
+            serde_json::Value::Object(inner) => {
+                merge(
+                    map.entry(key.clone()).or_insert(serde_json::Value::Null),
+                    inner,
+                );
+            }
+            other => {
+                map.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
 /// Reads the whole body, refusing it as soon as it grows past `limit`.
 pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     let mut body = BytesMut::new();
@@ -88,6 +133,13 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // after the document but white space is malformed.
     let document: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| json_error(e, Pointer::root()))?;
+    from_document(document)
+}
+
+/// Deserializes a parsed document, reporting every field of the wrong type, unknown or
+/// missing at once: after each error the offending member is removed and deserialization runs
+/// again, until it succeeds or the only errors left are the members removed on the way.
+pub fn from_document<T: DeserializeOwned>(mut document: serde_json::Value) -> Result<T, ApiError> {
     // PostgreSQL text cannot hold NUL: refuse it here, with its pointer, rather than fail later.
     if let Some(pointer) = find_nul(&document, Pointer::root()) {
         return Err(ApiError::validation(
@@ -99,10 +151,125 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             .into(),
         ));
     }
-    serde_path_to_error::deserialize(strict::Strict(document)).map_err(|e| {
-        let pointer = pointer_of(e.path());
-        json_error(e.into_inner(), pointer)
-    })
+    let mut violations = Violations::new();
+    let mut reported: Vec<Pointer> = Vec::new();
+    // Members this loop filled in so deserialization can go on, and which kind of value each
+    // holds now (an index into PLACEHOLDERS).
+    let mut placeholders: Vec<(Pointer, usize)> = Vec::new();
+    // Each round removes or fills one member, so a document cannot make this loop long.
+    for _ in 0..200 {
+        let error = match serde_path_to_error::deserialize(strict::Strict(document.clone())) {
+            Ok(value) if violations.is_empty() => return Ok(value),
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let pointer = pointer_of(error.path());
+        let inner = error.into_inner();
+        let message = strip_position(&inner.to_string());
+        let missing = missing_field_name(&message).map(|name| pointer.field(name));
+        let target = missing.clone().unwrap_or(pointer);
+        if target == Pointer::root() {
+            if violations.is_empty() {
+                return Err(json_error(inner, target));
+            }
+            break;
+        }
+        // A placeholder of ours was refused: try the next kind of value.
+        if let Some((_, kind)) = placeholders.iter_mut().find(|(p, _)| *p == target) {
+            *kind += 1;
+            match PLACEHOLDERS.get(*kind) {
+                Some(make) if set_at(&mut document, &target, make()) => continue,
+                _ => break,
+            }
+        }
+        if !reported.contains(&target) {
+            let code = if missing.is_some() {
+                "required"
+            } else {
+                problem_code(&message)
+            };
+            violations.push(Violation::new(target.clone(), code, message));
+            reported.push(target.clone());
+        }
+        let went_on = if missing.is_some() {
+            // Required: fill it in with some value, to find the errors after it.
+            placeholders.push((target.clone(), 0));
+            set_at(&mut document, &target, PLACEHOLDERS[0]())
+        } else {
+            remove_at(&mut document, &target)
+        };
+        if !went_on {
+            break;
+        }
+    }
+    Err(ApiError::validation(violations))
+}
+
+/// Stand-ins for a required member whose type is not known here, tried in turn.
+const PLACEHOLDERS: [fn() -> serde_json::Value; 5] = [
+    || serde_json::Value::String(String::new()),
+    || serde_json::Value::from(0),
+    || serde_json::Value::Bool(false),
+    || serde_json::Value::Array(Vec::new()),
+    || serde_json::Value::Object(serde_json::Map::new()),
+];
+
+/// Sets the member at `pointer` of an object; false when its parent is not an object.
+fn set_at(document: &mut serde_json::Value, pointer: &Pointer, value: serde_json::Value) -> bool {
+    let tokens = pointer.tokens();
+    let Some((last, parents)) = tokens.split_last() else {
+        return false;
+    };
+    match parent_of(document, parents) {
+        Some(serde_json::Value::Object(map)) => {
+            map.insert(last.clone(), value);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn parent_of<'a>(
+    document: &'a mut serde_json::Value,
+    tokens: &[String],
+) -> Option<&'a mut serde_json::Value> {
+    let mut at = document;
+    for token in tokens {
+        at = match at {
+            serde_json::Value::Object(map) => map.get_mut(token)?,
+            serde_json::Value::Array(items) => items.get_mut(token.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(at)
+}
+
+fn problem_code(message: &str) -> &'static str {
+    if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if message.starts_with("missing field") {
+        "required"
+    } else {
+        "invalid_type"
+    }
+}
+
+/// The field of serde's "missing field `name`" message.
+fn missing_field_name(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// Removes the member at `pointer` of an object; false when there is none. (An element of a
+/// list cannot be removed without renumbering the rest: the first bad element stops the loop.)
+fn remove_at(document: &mut serde_json::Value, pointer: &Pointer) -> bool {
+    let tokens = pointer.tokens();
+    let Some((last, parents)) = tokens.split_last() else {
+        return false;
+    };
+    match parent_of(document, parents) {
+        Some(serde_json::Value::Object(map)) => map.remove(last).is_some(),
+        _ => false,
+    }
 }
 
 /// The pointer of the first string (or key) holding a NUL.

@@ -3,6 +3,8 @@
 
 pub mod api_clients;
 pub mod auth;
+pub mod contacts;
+pub mod customers;
 pub mod me;
 pub mod operations;
 pub mod password;
@@ -34,5 +36,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_clients::list)
         .service(api_clients::revoke)
         .service(api_clients::token)
-        .service(me::me);
+        .service(me::me)
+        .service(customers::create)
+        .service(customers::list)
+        .service(customers::get_one)
+        .service(customers::update)
+        .service(customers::remove)
+        .service(contacts::create)
+        .service(contacts::list)
+        .service(contacts::get_one)
+        .service(contacts::update)
+        .service(contacts::remove);
 }

@@ -3,6 +3,7 @@
 
 pub mod api_clients;
 pub mod auth;
+pub mod catalogs;
 pub mod me;
 pub mod operations;
 pub mod password;
@@ -34,5 +35,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_clients::list)
         .service(api_clients::revoke)
         .service(api_clients::token)
+        .service(catalogs::list)
+        .service(catalogs::list_entries)
+        .service(catalogs::get_entry)
         .service(me::me);
 }

@@ -1,5 +1,5 @@
 //! The server binary: configuration, database (ours or `DATABASE_URL`), migrations, serving,
-//! and an orderly shutdown. Every failure is one line on stderr and a non-zero exit code.
+//! an orderly shutdown, and `catalogs load` for newer SAT catalogs. Every failure is one line on stderr and a non-zero exit code.
 
 use std::net::TcpListener;
 use std::process::ExitCode;

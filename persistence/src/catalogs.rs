@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::dsl::AsSelect;
 use diesel::helper_types::SqlTypeOf;
 use diesel::pg::Pg;
@@ -135,9 +136,38 @@ impl From<diesel::result::Error> for LoadError {
     }
 }
 
-/// Loads the catalogs compiled into the binary where the database has other content.
+/// Loads the catalogs compiled into the binary where the database has other content, except
+/// those stored from a newer publication: a catalog loaded with `api catalogs load` must
+/// survive the restart of a binary built before it.
 pub fn load_embedded(conn: &mut PgConnection) -> Result<Vec<Loaded>, LoadError> {
-    load(conn, EMBEDDED_VERSION.trim(), EMBEDDED)
+    let version = EMBEDDED_VERSION.trim();
+    let newer: Vec<String> = sat_catalogs::table
+        .select((sat_catalogs::name, sat_catalogs::version))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .filter(|(_, stored)| is_newer(stored, version))
+        .map(|(name, stored)| {
+            log::info!("keeping SAT catalog {name} of version {stored}, newer than {version}");
+            name
+        })
+        .collect();
+    let files: Vec<(&str, &[u8])> = EMBEDDED
+        .iter()
+        .filter(|(name, _)| !newer.iter().any(|n| n == name))
+        .copied()
+        .collect();
+    load(conn, version, &files)
+}
+
+/// Whether publication `a` is newer than `b`, comparing their dot-separated numbers
+/// (`10.14.20260806`: SAT's catalog version and the date of the snapshot).
+fn is_newer(a: &str, b: &str) -> bool {
+    let numbers = |v: &str| {
+        v.split('.')
+            .map(|part| part.parse::<u64>().ok())
+            .collect::<Vec<_>>()
+    };
+    numbers(a) > numbers(b)
 }
 
 /// The publication version in `dir/VERSION` (an empty file is refused: every stored catalog
@@ -195,6 +225,11 @@ pub fn load(
             "loaded SAT catalog {name} ({} rows, version {version})",
             entries.len()
         );
+    }
+    if !changed.is_empty() {
+        // Fresh statistics at once, not at autovacuum's next pass: the planner picks the
+        // trigram index for searches only when it knows how many rows a catalog has.
+        conn.batch_execute("ANALYZE sat_catalogs, sat_catalog_entries")?;
     }
     Ok(files
         .iter()
@@ -680,6 +715,15 @@ mod tests {
         assert!(tijuana.flag("border_region"));
         assert_eq!(tijuana.text("state"), Some("BCN"));
         Ok(())
+    }
+
+    #[test]
+    fn versions_compare_by_their_numbers() {
+        assert!(is_newer("10.14.20260901", "10.14.20260806"));
+        assert!(is_newer("99.0.0", "10.14.20260806"));
+        assert!(is_newer("10.15.1", "10.14.20260806"));
+        assert!(!is_newer("10.14.20260806", "10.14.20260806"));
+        assert!(!is_newer("9.99.99999999", "10.14.20260806"));
     }
 
     #[test]

@@ -84,14 +84,7 @@ impl ListParams {
     /// Checks every parameter, reporting all problems at once (400 `invalid_query`).
     pub fn parse<K: SortKey>(&self) -> Result<PageRequest<K>, ApiError> {
         let mut violations = Violations::new();
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            violations.push(Violation::new(
-                Pointer::root().field("limit"),
-                "out_of_range",
-                format!("limit must be from 1 to {MAX_LIMIT}"),
-            ));
-        }
+        let limit = check_limit(self.limit, &mut violations);
         let sort = self.sort.clone().unwrap_or_else(|| K::DEFAULT.to_string());
         let (direction, name) = match sort.strip_prefix('-') {
             Some(name) => (Direction::Desc, name),
@@ -146,7 +139,48 @@ impl ListParams {
     }
 }
 
-/// 400 `invalid_query` listing each bad parameter.
+/// Checks `?limit=` (1–100, default 20), adding a violation when it is out of range.
+pub fn check_limit(limit: Option<u32>, violations: &mut Violations) -> u32 {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        violations.push(Violation::new(
+            Pointer::root().field("limit"),
+            "out_of_range",
+            format!("limit must be from 1 to {MAX_LIMIT}"),
+        ));
+    }
+    limit
+}
+
+/// The cursor of a list ordered by a unique text key rather than `(sort value, id)` (SAT catalog
+/// entries have no id): the list it belongs to and the last key of the page.
+pub fn key_cursor(list: &str, key: &str) -> Option<String> {
+    serde_json::to_vec(&(list, key))
+        .ok()
+        .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The key a [`key_cursor`] of `list` carries; a violation when `cursor` is not one (a cursor
+/// of another list included).
+pub fn after_key(list: &str, cursor: &str, violations: &mut Violations) -> Option<String> {
+    let decoded = URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<(String, String)>(&bytes).ok());
+    match decoded {
+        Some((cursor_list, key)) if cursor_list == list => Some(key),
+        _ => {
+            violations.push(Violation::new(
+                Pointer::root().field("starting_after"),
+                "invalid_cursor",
+                "starting_after must be a next_cursor returned by this list",
+            ));
+            None
+        }
+    }
+}
+
+/// 400 `invalid_query` with every violation of the query string.
 pub fn invalid_query(violations: Violations) -> ApiError {
     let mut e = ApiError::validation(violations);
     e.set_status_and_code(actix_web::http::StatusCode::BAD_REQUEST, "invalid_query");

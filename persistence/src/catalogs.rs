@@ -10,11 +10,19 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::dsl::AsSelect;
+use diesel::helper_types::SqlTypeOf;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::Text;
+use domain::rfc::PersonType;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::StoreError;
+use crate::pagination::Rows;
 use crate::schema::{sat_catalog_entries, sat_catalogs};
 
 /// The catalog publication compiled into the binary.
@@ -128,16 +136,56 @@ impl From<diesel::result::Error> for LoadError {
     }
 }
 
-/// Loads the catalogs compiled into the binary where the database has other content.
+/// Loads the catalogs compiled into the binary where the database has other content, except
+/// those stored from a newer publication: a catalog loaded with `api catalogs load` must
+/// survive the restart of a binary built before it.
 pub fn load_embedded(conn: &mut PgConnection) -> Result<Vec<Loaded>, LoadError> {
-    load(conn, EMBEDDED_VERSION.trim(), EMBEDDED)
+    let version = EMBEDDED_VERSION.trim();
+    let newer: Vec<String> = sat_catalogs::table
+        .select((sat_catalogs::name, sat_catalogs::version))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .filter(|(_, stored)| is_newer(stored, version))
+        .map(|(name, stored)| {
+            log::info!("keeping SAT catalog {name} of version {stored}, newer than {version}");
+            name
+        })
+        .collect();
+    let files: Vec<(&str, &[u8])> = EMBEDDED
+        .iter()
+        .filter(|(name, _)| !newer.iter().any(|n| n == name))
+        .copied()
+        .collect();
+    load(conn, version, &files)
+}
+
+/// Whether publication `a` is newer than `b`, comparing their dot-separated numbers
+/// (`10.14.20260806`: SAT's catalog version and the date of the snapshot).
+fn is_newer(a: &str, b: &str) -> bool {
+    let numbers = |v: &str| {
+        v.split('.')
+            .map(|part| part.parse::<u64>().ok())
+            .collect::<Vec<_>>()
+    };
+    numbers(a) > numbers(b)
+}
+
+/// The publication version in `dir/VERSION` (an empty file is refused: every stored catalog
+/// names its version).
+pub fn dir_version(dir: &Path) -> Result<String, LoadError> {
+    let path = dir.join("VERSION");
+    let version = std::fs::read_to_string(&path)
+        .map_err(|e| LoadError::Io(format!("{}: {e}", path.display())))?;
+    match version.trim() {
+        "" => Err(LoadError::Io(format!("{} is empty", path.display()))),
+        version => Ok(version.to_string()),
+    }
 }
 
 /// Loads `c_*.csv` files of `dir` (a newer SAT publication) with the version in `dir/VERSION`.
 /// Only known catalogs are read; a missing file leaves that catalog as it is.
 pub fn load_dir(conn: &mut PgConnection, dir: &Path) -> Result<Vec<Loaded>, LoadError> {
-    let version = std::fs::read_to_string(dir.join("VERSION"))
-        .map_err(|e| LoadError::Io(format!("{}: {e}", dir.join("VERSION").display())))?;
+    let version = dir_version(dir)?;
     let mut files = Vec::new();
     for name in names() {
         let path = dir.join(format!("{name}.csv"));
@@ -148,11 +196,12 @@ pub fn load_dir(conn: &mut PgConnection, dir: &Path) -> Result<Vec<Loaded>, Load
         }
     }
     let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-    load(conn, version.trim(), &borrowed)
+    load(conn, &version, &borrowed)
 }
 
-/// Replaces each catalog of `files` whose content differs from the stored one. Each catalog is
-/// parsed completely before anything is written, and written in its own transaction.
+/// Replaces each catalog of `files` whose content differs from the stored one. Every changed
+/// catalog is parsed before anything is written, so a broken CSV changes nothing; then each is
+/// written in its own transaction, so readers see a catalog's old rows or its new ones.
 pub fn load(
     conn: &mut PgConnection,
     version: &str,
@@ -163,57 +212,78 @@ pub fn load(
         .load::<(String, Vec<u8>)>(conn)?
         .into_iter()
         .collect();
-    let mut report = Vec::new();
+    let mut changed = Vec::new();
     for (name, bytes) in files {
         let sha256 = Sha256::digest(bytes).to_vec();
-        if stored.get(*name) == Some(&sha256) {
-            report.push(Loaded {
-                name: name.to_string(),
-                replaced: false,
-                rows: 0,
-            });
-            continue;
+        if stored.get(*name) != Some(&sha256) {
+            changed.push((*name, sha256, parse(name, bytes)?));
         }
-        let entries = parse(name, bytes)?;
-        let rows = entries.len();
-        conn.transaction::<_, LoadError, _>(|conn| {
-            diesel::insert_into(sat_catalogs::table)
-                .values((
-                    sat_catalogs::name.eq(name),
-                    sat_catalogs::version.eq(version),
-                    sat_catalogs::sha256.eq(&sha256),
-                    sat_catalogs::row_count.eq(i32::try_from(rows).unwrap_or(i32::MAX)),
-                    sat_catalogs::loaded_at.eq(Utc::now()),
-                ))
-                .on_conflict(sat_catalogs::name)
-                .do_update()
-                .set((
-                    sat_catalogs::version.eq(version),
-                    sat_catalogs::sha256.eq(&sha256),
-                    sat_catalogs::row_count.eq(i32::try_from(rows).unwrap_or(i32::MAX)),
-                    sat_catalogs::loaded_at.eq(Utc::now()),
-                ))
-                .execute(conn)?;
-            diesel::delete(
-                sat_catalog_entries::table.filter(sat_catalog_entries::catalog.eq(name)),
-            )
-            .execute(conn)?;
-            // PostgreSQL takes at most 65,535 bind parameters per statement: 8 columns a row.
-            for chunk in entries.chunks(8000) {
-                diesel::insert_into(sat_catalog_entries::table)
-                    .values(chunk)
-                    .execute(conn)?;
-            }
-            Ok(())
-        })?;
-        log::info!("loaded SAT catalog {name} ({rows} rows, version {version})");
-        report.push(Loaded {
-            name: name.to_string(),
-            replaced: true,
-            rows,
-        });
     }
-    Ok(report)
+    for (name, sha256, entries) in &changed {
+        replace(conn, name, version, sha256, entries)?;
+        log::info!(
+            "loaded SAT catalog {name} ({} rows, version {version})",
+            entries.len()
+        );
+    }
+    if !changed.is_empty() {
+        // Fresh statistics at once, not at autovacuum's next pass: the planner picks the
+        // trigram index for searches only when it knows how many rows a catalog has.
+        conn.batch_execute("ANALYZE sat_catalogs, sat_catalog_entries")?;
+    }
+    Ok(files
+        .iter()
+        .map(|(name, _)| {
+            let rows = changed
+                .iter()
+                .find(|(changed, _, _)| changed == name)
+                .map(|(_, _, entries)| entries.len());
+            Loaded {
+                name: name.to_string(),
+                replaced: rows.is_some(),
+                rows: rows.unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+/// Swaps the stored rows of one catalog for `entries`, in one transaction.
+fn replace(
+    conn: &mut PgConnection,
+    name: &str,
+    version: &str,
+    sha256: &[u8],
+    entries: &[Entry],
+) -> Result<(), LoadError> {
+    let rows = i32::try_from(entries.len()).unwrap_or(i32::MAX);
+    conn.transaction::<_, LoadError, _>(|conn| {
+        diesel::insert_into(sat_catalogs::table)
+            .values((
+                sat_catalogs::name.eq(name),
+                sat_catalogs::version.eq(version),
+                sat_catalogs::sha256.eq(sha256),
+                sat_catalogs::row_count.eq(rows),
+                sat_catalogs::loaded_at.eq(Utc::now()),
+            ))
+            .on_conflict(sat_catalogs::name)
+            .do_update()
+            .set((
+                sat_catalogs::version.eq(version),
+                sat_catalogs::sha256.eq(sha256),
+                sat_catalogs::row_count.eq(rows),
+                sat_catalogs::loaded_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        diesel::delete(sat_catalog_entries::table.filter(sat_catalog_entries::catalog.eq(name)))
+            .execute(conn)?;
+        // PostgreSQL takes at most 65,535 bind parameters per statement: 8 columns a row.
+        for chunk in entries.chunks(8000) {
+            diesel::insert_into(sat_catalog_entries::table)
+                .values(chunk)
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// The stored catalogs.
@@ -310,6 +380,146 @@ impl domain::receiver::ReceiverCatalogs for Snapshot {
     fn postal_code_exists(&self, code: &str) -> bool {
         self.get("c_CodigoPostal", code).is_some()
     }
+}
+
+/// Catalogs whose entries say which kind of taxpayer may use them (`natural_person`,
+/// `legal_entity`: SAT's `aplica_fisica`, `aplica_moral`).
+pub const BY_PERSON_TYPE: &[&str] = &["c_RegimenFiscal", "c_UsoCFDI"];
+
+/// Catalogs whose entries list the receiver's tax regimes they allow (`receiver_tax_regimes`).
+pub const BY_RECEIVER_TAX_REGIME: &[&str] = &["c_UsoCFDI"];
+
+/// Which entries of one catalog a list wants. Every field narrows the list; `None` does not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntryFilter {
+    /// Text to find anywhere in the key or the description, accent- and case-insensitive
+    /// ("credito" finds "Tarjeta de crédito").
+    pub text: Option<String>,
+    /// Only entries in force on this day (SAT's vigencia).
+    pub valid_on: Option<NaiveDate>,
+    /// Only entries that apply to this kind of taxpayer (catalogs of [`BY_PERSON_TYPE`]).
+    pub person_type: Option<PersonType>,
+    /// Only entries allowed for a receiver with this c_RegimenFiscal key (catalogs of
+    /// [`BY_RECEIVER_TAX_REGIME`]).
+    pub receiver_tax_regime: Option<String>,
+}
+
+type EntryQuery<'a> = sat_catalog_entries::BoxedQuery<'a, Pg, SqlTypeOf<AsSelect<Entry, Pg>>>;
+
+/// The query of one page of [`entries`]: `limit + 1` entries of `catalog` after the key `after`,
+/// in key order. Keyset on the primary key `(catalog, key)`, so a deep page costs what the first
+/// one does; with text, the trigram index on `search` finds the candidates.
+fn entries_query<'a>(
+    catalog: &'a str,
+    filter: &EntryFilter,
+    after: Option<&'a str>,
+    limit: i64,
+) -> EntryQuery<'a> {
+    use sat_catalog_entries::dsl as e;
+    let mut query = e::sat_catalog_entries
+        .filter(e::catalog.eq(catalog))
+        .select(Entry::as_select())
+        .into_boxed();
+    if let Some(text) = &filter.text {
+        // `search` holds the folded key and description; `\` is PostgreSQL's LIKE escape.
+        let pattern = format!("%{}%", escape_like(&domain::text::fold(text)));
+        query = query.filter(e::search.like(pattern));
+    }
+    if let Some(day) = filter.valid_on {
+        query = query
+            .filter(e::valid_from.is_null().or(e::valid_from.le(day)))
+            .filter(e::valid_to.is_null().or(e::valid_to.ge(day)));
+    }
+    // Attribute filters are JSON containment (`@>`): `{"natural_person": true}` matches an entry
+    // whose attributes hold that pair, `{"receiver_tax_regimes": ["605"]}` one whose list
+    // holds 605.
+    if let Some(person) = filter.person_type {
+        let flag = match person {
+            PersonType::Individual => "natural_person",
+            PersonType::Company => "legal_entity",
+        };
+        query = query.filter(PgJsonbExpressionMethods::contains(
+            e::attributes,
+            serde_json::json!({ flag: true }),
+        ));
+    }
+    if let Some(regime) = &filter.receiver_tax_regime {
+        query = query.filter(PgJsonbExpressionMethods::contains(
+            e::attributes,
+            serde_json::json!({ "receiver_tax_regimes": [regime] }),
+        ));
+    }
+    if let Some(after) = after {
+        query = query.filter(e::key.gt(after));
+    }
+    query.order(e::key.asc()).limit(limit.saturating_add(1))
+}
+
+/// Escapes LIKE's wildcards so that `%`, `_` and `\` in the searched text match themselves.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One page of the entries of `catalog` that pass `filter`, in key order, after the key
+/// `after` (the last key of the previous page).
+pub fn entries(
+    conn: &mut PgConnection,
+    catalog: &str,
+    filter: &EntryFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Rows<Entry>, StoreError> {
+    let rows = entries_query(catalog, filter, after, limit).load(conn)?;
+    Ok(Rows::from_overfetch(rows, limit))
+}
+
+/// PostgreSQL's plan for the exact statement [`entries`] runs, one line per plan line: lets a
+/// test (or an operator) check that searches use the trigram index.
+pub fn explain_entries(
+    conn: &mut PgConnection,
+    catalog: &str,
+    filter: &EntryFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(Explain(entries_query(catalog, filter, after, limit)).load(conn)?)
+}
+
+/// `EXPLAIN` in front of a query, with the query's own bind parameters.
+struct Explain<Q>(Q);
+
+impl<Q> QueryId for Explain<Q> {
+    type QueryId = ();
+    // A boxed query has no static id, so neither does its plan.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for Explain<Q> {
+    type SqlType = Text;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("EXPLAIN ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
+
+/// One entry of `catalog`; [`StoreError::NotFound`] when it has no such key.
+pub fn entry(conn: &mut PgConnection, catalog: &str, key: &str) -> Result<Entry, StoreError> {
+    Ok(sat_catalog_entries::table
+        .find((catalog, key))
+        .select(Entry::as_select())
+        .first(conn)?)
 }
 
 /// How a CSV column is stored: its English attribute name and kind.
@@ -580,6 +790,21 @@ mod tests {
         assert!(tijuana.flag("border_region"));
         assert_eq!(tijuana.text("state"), Some("BCN"));
         Ok(())
+    }
+
+    #[test]
+    fn versions_compare_by_their_numbers() {
+        assert!(is_newer("10.14.20260901", "10.14.20260806"));
+        assert!(is_newer("99.0.0", "10.14.20260806"));
+        assert!(is_newer("10.15.1", "10.14.20260806"));
+        assert!(!is_newer("10.14.20260806", "10.14.20260806"));
+        assert!(!is_newer("9.99.99999999", "10.14.20260806"));
+    }
+
+    #[test]
+    fn like_wildcards_in_searched_text_match_themselves() {
+        assert_eq!(escape_like("100% a_b\\c"), "100\\% a\\_b\\\\c");
+        assert_eq!(escape_like("crédito"), "crédito");
     }
 
     #[test]

@@ -127,6 +127,93 @@ fn cases() -> Vec<Case> {
             None,
             [204, 204, 403, 403, 403],
         ),
+        // SAT catalogs are reference data: every caller reads them.
+        case("listCatalogs", Method::GET, "/v1/catalogs", None, [200; 5]),
+        case(
+            "listCatalogEntries",
+            Method::GET,
+            "/v1/catalogs/c_UsoCFDI?q=gastos",
+            None,
+            [200; 5],
+        ),
+        case(
+            "getCatalogEntry",
+            Method::GET,
+            "/v1/catalogs/c_CodigoPostal/22000",
+            None,
+            [200; 5],
+        ),
+        // Customers and contacts: every role reads; viewers do not write.
+        case(
+            "createCustomer",
+            Method::POST,
+            "/v1/customers",
+            Some(CUSTOMER),
+            [201, 201, 201, 403, 201],
+        ),
+        case(
+            "listCustomers",
+            Method::GET,
+            "/v1/customers",
+            None,
+            [200; 5],
+        ),
+        case(
+            "getCustomer",
+            Method::GET,
+            "/v1/customers/{customer}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "updateCustomer",
+            Method::PATCH,
+            "/v1/customers/{customer}",
+            Some(r#"{"notes": "changed"}"#),
+            [200, 200, 200, 403, 200],
+        ),
+        case(
+            "deleteCustomer",
+            Method::DELETE,
+            "/v1/customers/{customer}",
+            None,
+            [204, 204, 204, 403, 204],
+        ),
+        case(
+            "createCustomerContact",
+            Method::POST,
+            "/v1/customers/{customer}/contacts",
+            Some(r#"{"name": "Contacto {n}"}"#),
+            [201, 201, 201, 403, 201],
+        ),
+        case(
+            "listCustomerContacts",
+            Method::GET,
+            "/v1/customers/{customer}/contacts",
+            None,
+            [200; 5],
+        ),
+        case(
+            "getCustomerContact",
+            Method::GET,
+            "/v1/customers/{customer}/contacts/{contact}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "updateCustomerContact",
+            Method::PATCH,
+            "/v1/customers/{customer}/contacts/{contact}",
+            Some(r#"{"role": "pagos"}"#),
+            [200, 200, 200, 403, 200],
+        ),
+        case(
+            "deleteCustomerContact",
+            Method::DELETE,
+            "/v1/customers/{customer}/contacts/{contact}",
+            None,
+            [204, 204, 204, 403, 204],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -138,6 +225,38 @@ fn cases() -> Vec<Case> {
             [204, 204, 204, 204, 403],
         ),
     ]
+}
+
+/// A valid customer; `{n}` keeps its `external_id` unique.
+const CUSTOMER: &str = r#"{"legal_name": "ESCUELA KEMPER URGATE", "rfc": "EKU9003173C9",
+    "tax_regime": "601", "tax_postal_code": "42501", "cfdi_use": "G03", "external_id": "E{n}"}"#;
+
+/// Creates a customer (and a contact of it) with `token`; returns their ids.
+async fn customer_and_contact(app: &TestApp, token: &str, n: usize) -> (String, String) {
+    let response = app
+        .post("/v1/customers")
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(CUSTOMER.replace("{n}", &format!("fixture-{n}")))
+        .send()
+        .await
+        .unwrap();
+    let customer = json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = app
+        .post(&format!("/v1/customers/{customer}/contacts"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Fixture"}))
+        .send()
+        .await
+        .unwrap();
+    let contact = json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (customer, contact)
 }
 
 /// The operations of the spec that need an access token.
@@ -208,6 +327,12 @@ async fn expand(
             )
             .await;
         text = text.replace("{fresh_user}", &user.user_id);
+    }
+    if text.contains("{customer}") {
+        let (customer, contact) = customer_and_contact(app, &team.owner.access_token, n).await;
+        text = text
+            .replace("{customer}", &customer)
+            .replace("{contact}", &contact);
     }
     if text.contains("{fresh_client}") {
         let response = app
@@ -280,7 +405,9 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{owner}", &team.owner.user_id)
             .replace("{self}", &team.owner.user_id)
             .replace("{fresh_user}", &team.viewer.user_id)
-            .replace("{fresh_client}", &team.owner.user_id);
+            .replace("{fresh_client}", &team.owner.user_id)
+            .replace("{customer}", &team.owner.user_id)
+            .replace("{contact}", &team.owner.user_id);
         let response = app
             .request(case.method.clone(), &path)
             .send()
@@ -330,6 +457,62 @@ fn other_tenant_cases() -> Vec<Case> {
             None,
             [404, 404, 403, 403, 403],
         ),
+        case(
+            "getCustomer",
+            Method::GET,
+            "/v1/customers/{their_customer}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "updateCustomer",
+            Method::PATCH,
+            "/v1/customers/{their_customer}",
+            Some(r#"{"notes": "hijacked"}"#),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "deleteCustomer",
+            Method::DELETE,
+            "/v1/customers/{their_customer}",
+            None,
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "createCustomerContact",
+            Method::POST,
+            "/v1/customers/{their_customer}/contacts",
+            Some(r#"{"name": "Intruso"}"#),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "listCustomerContacts",
+            Method::GET,
+            "/v1/customers/{their_customer}/contacts",
+            None,
+            [404; 5],
+        ),
+        case(
+            "getCustomerContact",
+            Method::GET,
+            "/v1/customers/{their_customer}/contacts/{their_contact}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "updateCustomerContact",
+            Method::PATCH,
+            "/v1/customers/{their_customer}/contacts/{their_contact}",
+            Some(r#"{"name": "Intruso"}"#),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "deleteCustomerContact",
+            Method::DELETE,
+            "/v1/customers/{their_customer}/contacts/{their_contact}",
+            None,
+            [404, 404, 404, 403, 404],
+        ),
     ]
 }
 
@@ -338,7 +521,9 @@ fn every_operation_with_an_id_has_an_other_tenant_row() {
     let spec: Value = serde_json::from_str(&api::openapi::spec_json()).unwrap();
     let covered: BTreeSet<&str> = other_tenant_cases().iter().map(|c| c.operation).collect();
     for (path, item) in spec["paths"].as_object().unwrap() {
-        if !path.contains('{') || path.starts_with("/public/") {
+        // SAT catalogs belong to no tenant: every organization reads the same entries, so
+        // there is no other tenant's catalog to be refused.
+        if !path.contains('{') || path.starts_with("/public/") || path.starts_with("/v1/catalogs") {
             continue;
         }
         for op in item.as_object().unwrap().values() {
@@ -369,12 +554,15 @@ async fn another_tenants_ids_are_404_on_every_operation() {
         .as_str()
         .unwrap()
         .to_string();
+    let (their_customer, their_contact) = customer_and_contact(&app, &them.access_token, 0).await;
     let mut mismatches = Vec::new();
     for case in other_tenant_cases() {
         let path = case
             .path
             .replace("{their_user}", &them.user_id)
-            .replace("{their_client}", &their_client);
+            .replace("{their_client}", &their_client)
+            .replace("{their_customer}", &their_customer)
+            .replace("{their_contact}", &their_contact);
         for (caller, token) in us.tokens().into_iter().enumerate() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {
@@ -415,6 +603,29 @@ async fn another_tenants_ids_are_404_on_every_operation() {
         200,
     )
     .await;
+    // Their customer and contact are as they were.
+    let customer = json_of(
+        app.get(&format!("/v1/customers/{their_customer}"))
+            .bearer_auth(&them.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(customer["version"], 1);
+    let contact = json_of(
+        app.get(&format!(
+            "/v1/customers/{their_customer}/contacts/{their_contact}"
+        ))
+        .bearer_auth(&them.access_token)
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(contact["name"], "Fixture");
     // Revoked clients leave the list.
     assert!(
         clients["data"]

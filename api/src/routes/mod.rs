@@ -3,6 +3,7 @@
 
 pub mod api_clients;
 pub mod auth;
+pub mod catalogs;
 pub mod contacts;
 pub mod customers;
 pub mod me;
@@ -36,6 +37,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_clients::list)
         .service(api_clients::revoke)
         .service(api_clients::token)
+        .service(catalogs::list)
+        .service(catalogs::list_entries)
+        .service(catalogs::get_entry)
         .service(me::me)
         .service(customers::create)
         .service(customers::list)

@@ -93,6 +93,9 @@ pub struct Config {
     /// addresses). Empty: the TCP peer is the client, and the header is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub request_body_limit: usize,
+    /// The larger limit of the CSV bulk imports (`POST /v1/{customers,products}/import`), which
+    /// carry thousands of rows in one request.
+    pub import_body_limit: usize,
     pub smtp_url: Option<SecretString>,
     pub email_from: String,
     pub email_poll_interval: Duration,
@@ -106,6 +109,15 @@ pub struct ConfigError(pub Vec<String>);
 const MIN_SECRET_LEN: usize = 32;
 
 impl Config {
+    /// The largest body a request to `path` may send: the bulk imports take more.
+    pub fn body_limit_for(&self, path: &str) -> usize {
+        if path.ends_with("/import") {
+            self.import_body_limit.max(self.request_body_limit)
+        } else {
+            self.request_body_limit
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&std::env::vars().collect())
@@ -150,6 +162,14 @@ impl Config {
             1024 * 1024,
             1024,
             512 * 1024 * 1024,
+            vars,
+            &mut errors,
+        ) as usize;
+        let import_body_limit = whole_number(
+            "IMPORT_BODY_LIMIT",
+            32 * 1024 * 1024,
+            1024,
+            1024 * 1024 * 1024,
             vars,
             &mut errors,
         ) as usize;
@@ -295,6 +315,7 @@ impl Config {
             cors_allowed_origins,
             trusted_proxies,
             request_body_limit,
+            import_body_limit,
             smtp_url,
             email_from,
             email_poll_interval,
@@ -407,6 +428,11 @@ mod tests {
         assert!(config.cors_allowed_origins.is_empty());
         assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.request_body_limit, 1024 * 1024);
+        assert_eq!(config.body_limit_for("/v1/customers"), 1024 * 1024);
+        assert_eq!(
+            config.body_limit_for("/v1/customers/import"),
+            32 * 1024 * 1024
+        );
         assert_eq!(config.pool_size, 10);
         Ok(())
     }

@@ -248,6 +248,53 @@ impl<K> PageRequest<K> {
     }
 }
 
+/// The sorts every business resource's list offers: by name (the default), by creation, and
+/// by last change (what an ERP sync with `updated_since` pages by).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResourceSort {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortKey for ResourceSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("name", ResourceSort::Name),
+        ("created_at", ResourceSort::CreatedAt),
+        ("updated_at", ResourceSort::UpdatedAt),
+    ];
+    const DEFAULT: &'static str = "name";
+}
+
+/// An item of such a list: what its cursors are made of.
+pub trait Listed {
+    fn id(&self) -> Uuid;
+    fn name(&self) -> &str;
+    fn created_at(&self) -> chrono::DateTime<chrono::Utc>;
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl PageRequest<ResourceSort> {
+    /// The page to ask persistence for.
+    pub fn resource_page(&self) -> Result<persistence::pagination::ResourcePage, ApiError> {
+        use persistence::pagination::ResourcePage;
+        Ok(match self.key {
+            ResourceSort::Name => ResourcePage::Name(self.query()?),
+            ResourceSort::CreatedAt => ResourcePage::CreatedAt(self.query()?),
+            ResourceSort::UpdatedAt => ResourcePage::UpdatedAt(self.query()?),
+        })
+    }
+
+    /// The answer, with a cursor in this sort.
+    pub fn resource_answer<T: Listed>(&self, rows: Vec<T>, has_more: bool) -> Page<T> {
+        match self.key {
+            ResourceSort::Name => self.page(rows, has_more, |r| (r.name().to_string(), r.id())),
+            ResourceSort::CreatedAt => self.page(rows, has_more, |r| (r.created_at(), r.id())),
+            ResourceSort::UpdatedAt => self.page(rows, has_more, |r| (r.updated_at(), r.id())),
+        }
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {

@@ -6,6 +6,7 @@ pub mod identity;
 pub mod postal_code;
 pub mod receiver;
 pub mod rfc;
+pub mod tax_profile;
 pub mod tax_regime;
 pub mod text;
 pub mod validation;

@@ -15,13 +15,12 @@ use diesel::dsl::AsSelect;
 use diesel::helper_types::SqlTypeOf;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Text;
 use domain::rfc::PersonType;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::StoreError;
+use crate::explain::Explain;
 use crate::pagination::Rows;
 use crate::schema::{sat_catalog_entries, sat_catalogs};
 
@@ -339,6 +338,53 @@ impl Snapshot {
     pub fn get(&self, catalog: &str, key: &str) -> Option<&Entry> {
         self.0.get(&(catalog.to_string(), key.to_string()))
     }
+
+    /// Adds every entry of `catalog`: small catalogs consulted as a whole (c_TasaOCuota).
+    pub fn add_catalog(
+        &mut self,
+        conn: &mut PgConnection,
+        catalog: &str,
+    ) -> Result<(), StoreError> {
+        let entries: Vec<Entry> = sat_catalog_entries::table
+            .filter(sat_catalog_entries::catalog.eq(catalog))
+            .select(Entry::as_select())
+            .load(conn)?;
+        for e in entries {
+            self.0.insert((e.catalog.clone(), e.key.clone()), e);
+        }
+        Ok(())
+    }
+}
+
+impl domain::tax_profile::TaxCatalogs for Snapshot {
+    fn tax_object_exists(&self, code: &str) -> bool {
+        self.get("c_ObjetoImp", code).is_some()
+    }
+
+    fn rate_rules(&self) -> Vec<domain::tax_profile::RateRule> {
+        let decimal = |e: &Entry, name: &str| {
+            e.text(name)
+                .and_then(|v| v.parse::<rust_decimal::Decimal>().ok())
+        };
+        self.0
+            .values()
+            .filter(|e| e.catalog == "c_TasaOCuota")
+            .filter_map(|e| {
+                Some(domain::tax_profile::RateRule {
+                    tax_name: e.text("tax")?.to_string(),
+                    factor: e.text("factor")?.to_string(),
+                    minimum: if e.text("range_kind") == Some("Rango") {
+                        decimal(e, "minimum")
+                    } else {
+                        None
+                    },
+                    value: decimal(e, "value")?,
+                    transfer: e.flag("transfer"),
+                    withholding: e.flag("withholding"),
+                })
+            })
+            .collect()
+    }
 }
 
 fn scope(entry: &Entry) -> domain::receiver::PersonScope {
@@ -491,28 +537,6 @@ pub fn explain_entries(
 ) -> Result<Vec<String>, StoreError> {
     Ok(Explain(entries_query(catalog, filter, after, limit)).load(conn)?)
 }
-
-/// `EXPLAIN` in front of a query, with the query's own bind parameters.
-struct Explain<Q>(Q);
-
-impl<Q> QueryId for Explain<Q> {
-    type QueryId = ();
-    // A boxed query has no static id, so neither does its plan.
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q> Query for Explain<Q> {
-    type SqlType = Text;
-}
-
-impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("EXPLAIN ");
-        self.0.walk_ast(out.reborrow())
-    }
-}
-
-impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
 
 /// One entry of `catalog`; [`StoreError::NotFound`] when it has no such key.
 pub fn entry(conn: &mut PgConnection, catalog: &str, key: &str) -> Result<Entry, StoreError> {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::pagination::{PageQuery, Rows};
+use crate::pagination::{PageQuery, ResourcePage, Rows, contains_pattern};
 use crate::schema::{customer_contacts, customers};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -52,28 +52,19 @@ pub struct CustomerFilter {
     pub updated_since: Option<DateTime<Utc>>,
 }
 
-/// The sorts of the customer list, each served by an index `(organization_id, column, id)`.
-#[derive(Debug, Clone)]
-pub enum CustomerPage {
-    Name(PageQuery<String>),
-    CreatedAt(PageQuery<DateTime<Utc>>),
-    UpdatedAt(PageQuery<DateTime<Utc>>),
-}
-
-/// `text` as a LIKE pattern matching it anywhere: `%`, `_` and `\` match only themselves.
-pub fn contains_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub fn insert(conn: &mut PgConnection, customer: &Customer) -> Result<Customer, StoreError> {
     Ok(diesel::insert_into(customers::table)
         .values(customer)
         .returning(Customer::as_returning())
         .get_result(conn)?)
+}
+
+/// Writes several new rows in one statement (imports).
+pub fn insert_many(conn: &mut PgConnection, rows: &[Customer]) -> Result<(), StoreError> {
+    diesel::insert_into(customers::table)
+        .values(rows)
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn find(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<Customer, StoreError> {
@@ -137,7 +128,7 @@ pub fn delete(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(), Sto
     Ok(())
 }
 
-/// The customers of one organization matching `filter`, one keyset page in the requested sort.
+/// The customers of one organization matching `filter`, as a boxed query.
 macro_rules! filtered {
     ($org:expr, $filter:expr) => {{
         let filter: &CustomerFilter = $filter;
@@ -161,73 +152,84 @@ macro_rules! filtered {
     }};
 }
 
+/// One page of the organization's customers matching `filter`.
 pub fn list(
     conn: &mut PgConnection,
     org_id: Uuid,
     filter: &CustomerFilter,
-    page: &CustomerPage,
+    page: &ResourcePage,
 ) -> Result<Rows<Customer>, StoreError> {
-    let (rows, limit) = match page {
-        CustomerPage::Name(page) => (
-            crate::keyset_page!(
-                filtered!(org_id, filter),
-                customers::legal_name,
-                customers::id,
-                page
-            )
-            .load(conn)?,
-            page.limit,
-        ),
-        CustomerPage::CreatedAt(page) => (
-            crate::keyset_page!(
-                filtered!(org_id, filter),
-                customers::created_at,
-                customers::id,
-                page
-            )
-            .load(conn)?,
-            page.limit,
-        ),
-        CustomerPage::UpdatedAt(page) => (
-            crate::keyset_page!(
-                filtered!(org_id, filter),
-                customers::updated_at,
-                customers::id,
-                page
-            )
-            .load(conn)?,
-            page.limit,
-        ),
-    };
-    Ok(Rows::from_overfetch(rows, limit))
+    macro_rules! query {
+        () => {
+            filtered!(org_id, filter)
+        };
+    }
+    macro_rules! load {
+        ($q:expr) => {
+            $q.load(conn)?
+        };
+    }
+    let rows = crate::resource_page!(
+        page,
+        query,
+        customers::legal_name,
+        customers::created_at,
+        customers::updated_at,
+        customers::id,
+        load
+    );
+    Ok(Rows::from_overfetch(rows, page.limit()))
 }
 
-/// The SQL of a list query, for `EXPLAIN` in tests and benchmarks.
-pub fn list_sql(org_id: Uuid, filter: &CustomerFilter, page: &CustomerPage) -> String {
-    use diesel::pg::Pg;
-    match page {
-        CustomerPage::Name(page) => diesel::debug_query::<Pg, _>(&crate::keyset_page!(
-            filtered!(org_id, filter),
-            customers::legal_name,
-            customers::id,
-            page
-        ))
-        .to_string(),
-        CustomerPage::CreatedAt(page) => diesel::debug_query::<Pg, _>(&crate::keyset_page!(
-            filtered!(org_id, filter),
-            customers::created_at,
-            customers::id,
-            page
-        ))
-        .to_string(),
-        CustomerPage::UpdatedAt(page) => diesel::debug_query::<Pg, _>(&crate::keyset_page!(
-            filtered!(org_id, filter),
-            customers::updated_at,
-            customers::id,
-            page
-        ))
-        .to_string(),
+/// PostgreSQL's plan for the statement [`list`] runs, one line per plan line.
+pub fn explain_list(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    filter: &CustomerFilter,
+    page: &ResourcePage,
+) -> Result<Vec<String>, StoreError> {
+    macro_rules! query {
+        () => {
+            filtered!(org_id, filter)
+        };
     }
+    macro_rules! explain {
+        ($q:expr) => {
+            crate::explain::Explain($q).load::<String>(conn)?
+        };
+    }
+    Ok(crate::resource_page!(
+        page,
+        query,
+        customers::legal_name,
+        customers::created_at,
+        customers::updated_at,
+        customers::id,
+        explain
+    ))
+}
+
+/// The SQL [`list`] runs, for `EXPLAIN` in tests and benchmarks.
+pub fn list_sql(org_id: Uuid, filter: &CustomerFilter, page: &ResourcePage) -> String {
+    macro_rules! query {
+        () => {
+            filtered!(org_id, filter)
+        };
+    }
+    macro_rules! sql {
+        ($q:expr) => {
+            diesel::debug_query::<diesel::pg::Pg, _>(&$q).to_string()
+        };
+    }
+    crate::resource_page!(
+        page,
+        query,
+        customers::legal_name,
+        customers::created_at,
+        customers::updated_at,
+        customers::id,
+        sql
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]

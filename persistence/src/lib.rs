@@ -9,11 +9,13 @@ pub mod catalogs;
 pub mod cluster;
 pub mod customers;
 pub mod error;
+pub mod explain;
 pub mod idempotency;
 pub mod identity;
 pub mod outbox;
 pub mod pagination;
 pub mod pool;
+pub mod products;
 pub mod schema;
 pub mod tenant;
 
@@ -41,4 +43,32 @@ where
 {
     use diesel::Connection;
     conn.transaction(f)
+}
+
+/// Runs `f` in a transaction (a savepoint inside another one) that is rolled back when `f`
+/// refuses (`Ok(Err(refusal))`) as well as when it fails: for work that must write all of
+/// its rows or none, such as an atomic import or an invoice and its lines.
+pub fn all_or_nothing<T, R, F>(conn: &mut PgConnection, f: F) -> Result<Result<T, R>, StoreError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<Result<T, R>, StoreError>,
+{
+    use diesel::Connection;
+    enum Abort<R> {
+        Refused(R),
+        Failed(StoreError),
+    }
+    impl<R> From<diesel::result::Error> for Abort<R> {
+        fn from(e: diesel::result::Error) -> Self {
+            Abort::Failed(e.into())
+        }
+    }
+    match conn.transaction(|conn| match f(conn) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(refusal)) => Err(Abort::Refused(refusal)),
+        Err(e) => Err(Abort::Failed(e)),
+    }) {
+        Ok(value) => Ok(Ok(value)),
+        Err(Abort::Refused(refusal)) => Ok(Err(refusal)),
+        Err(Abort::Failed(e)) => Err(e),
+    }
 }

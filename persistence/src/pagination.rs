@@ -81,6 +81,55 @@ macro_rules! keyset_page {
     }};
 }
 
+/// A page of a business resource's list, in one of the sorts every such list offers: by name,
+/// by creation or by last change (ERP sync). Each is served by an index
+/// `(organization_id, column, id)`.
+#[derive(Debug, Clone)]
+pub enum ResourcePage {
+    Name(PageQuery<String>),
+    CreatedAt(PageQuery<chrono::DateTime<chrono::Utc>>),
+    UpdatedAt(PageQuery<chrono::DateTime<chrono::Utc>>),
+}
+
+impl ResourcePage {
+    pub fn limit(&self) -> i64 {
+        match self {
+            Self::Name(p) => p.limit,
+            Self::CreatedAt(p) => p.limit,
+            Self::UpdatedAt(p) => p.limit,
+        }
+    }
+}
+
+/// Runs `$action` (a macro taking a finished query) on the boxed query `$query!()` paged by a
+/// [`ResourcePage`]: `$name`, `$created`, `$updated` and `$id` are the table's columns.
+#[macro_export]
+macro_rules! resource_page {
+    ($page:expr, $query:ident, $name:expr, $created:expr, $updated:expr, $id:expr, $action:ident) => {
+        match $page {
+            $crate::pagination::ResourcePage::Name(page) => {
+                $action!($crate::keyset_page!($query!(), $name, $id, page))
+            }
+            $crate::pagination::ResourcePage::CreatedAt(page) => {
+                $action!($crate::keyset_page!($query!(), $created, $id, page))
+            }
+            $crate::pagination::ResourcePage::UpdatedAt(page) => {
+                $action!($crate::keyset_page!($query!(), $updated, $id, page))
+            }
+        }
+    };
+}
+
+/// Percent signs, underscores and backslashes in `text` match only themselves in a LIKE
+/// pattern that finds `text` anywhere.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,3 +207,27 @@ diesel::table! {
 
 diesel::joinable!(customer_contacts -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(customers, customer_contacts);
+
+diesel::table! {
+    products (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        sku -> Nullable<Text>,
+        product_key -> Text,
+        unit_key -> Text,
+        unit_name -> Nullable<Text>,
+        unit_price -> Numeric,
+        currency -> Text,
+        tax_object -> Text,
+        taxes -> Jsonb,
+        external_id -> Nullable<Text>,
+        metadata -> Jsonb,
+        archived -> Bool,
+        search -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

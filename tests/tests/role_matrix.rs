@@ -214,6 +214,54 @@ fn cases() -> Vec<Case> {
             None,
             [204, 204, 204, 403, 204],
         ),
+        case(
+            "importCustomers",
+            Method::POST,
+            "/v1/customers/import",
+            Some(
+                "external_id,legal_name,rfc,tax_regime,tax_postal_code\nI{n},ESCUELA KEMPER URGATE,EKU9003173C9,601,42501\n",
+            ),
+            [200, 200, 200, 403, 200],
+        ),
+        // Products and services: every role reads; viewers do not write.
+        case(
+            "createProduct",
+            Method::POST,
+            "/v1/products",
+            Some(PRODUCT),
+            [201, 201, 201, 403, 201],
+        ),
+        case("listProducts", Method::GET, "/v1/products", None, [200; 5]),
+        case(
+            "importProducts",
+            Method::POST,
+            "/v1/products/import",
+            Some(
+                "external_id,name,product_key,unit_key,unit_price,tax_object\nI{n},Servicio,80101500,E48,10.00,01\n",
+            ),
+            [200, 200, 200, 403, 200],
+        ),
+        case(
+            "getProduct",
+            Method::GET,
+            "/v1/products/{product}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "updateProduct",
+            Method::PATCH,
+            "/v1/products/{product}",
+            Some(r#"{"unit_price": "99.50"}"#),
+            [200, 200, 200, 403, 200],
+        ),
+        case(
+            "deleteProduct",
+            Method::DELETE,
+            "/v1/products/{product}",
+            None,
+            [204, 204, 204, 403, 204],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -230,6 +278,27 @@ fn cases() -> Vec<Case> {
 /// A valid customer; `{n}` keeps its `external_id` unique.
 const CUSTOMER: &str = r#"{"legal_name": "ESCUELA KEMPER URGATE", "rfc": "EKU9003173C9",
     "tax_regime": "601", "tax_postal_code": "42501", "cfdi_use": "G03", "external_id": "E{n}"}"#;
+
+/// A valid product; `{n}` keeps its `external_id` unique.
+const PRODUCT: &str = r#"{"name": "Consultoría {n}", "product_key": "80101500", "unit_key": "HUR",
+    "unit_price": "1500.00", "tax_object": "02",
+    "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}], "external_id": "P{n}"}"#;
+
+/// Creates a product with `token`; returns its id.
+async fn product(app: &TestApp, token: &str, n: usize) -> String {
+    let response = app
+        .post("/v1/products")
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(PRODUCT.replace("{n}", &format!("fixture-{n}")))
+        .send()
+        .await
+        .unwrap();
+    json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
 
 /// Creates a customer (and a contact of it) with `token`; returns their ids.
 async fn customer_and_contact(app: &TestApp, token: &str, n: usize) -> (String, String) {
@@ -334,6 +403,10 @@ async fn expand(
             .replace("{customer}", &customer)
             .replace("{contact}", &contact);
     }
+    if text.contains("{product}") {
+        let id = product(app, &team.owner.access_token, n).await;
+        text = text.replace("{product}", &id);
+    }
     if text.contains("{fresh_client}") {
         let response = app
             .post("/v1/api-clients")
@@ -364,9 +437,13 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {
                 let body = expand(&app, &sink, &team, caller, n, body).await;
-                request = request
-                    .header("content-type", "application/json")
-                    .body(body);
+                // Bodies are JSON objects, except the CSV of the imports.
+                let media_type = if body.starts_with('{') {
+                    "application/json"
+                } else {
+                    "text/csv"
+                };
+                request = request.header("content-type", media_type).body(body);
             }
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
@@ -407,7 +484,8 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{fresh_user}", &team.viewer.user_id)
             .replace("{fresh_client}", &team.owner.user_id)
             .replace("{customer}", &team.owner.user_id)
-            .replace("{contact}", &team.owner.user_id);
+            .replace("{contact}", &team.owner.user_id)
+            .replace("{product}", &team.owner.user_id);
         let response = app
             .request(case.method.clone(), &path)
             .send()
@@ -513,6 +591,27 @@ fn other_tenant_cases() -> Vec<Case> {
             None,
             [404, 404, 404, 403, 404],
         ),
+        case(
+            "getProduct",
+            Method::GET,
+            "/v1/products/{their_product}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "updateProduct",
+            Method::PATCH,
+            "/v1/products/{their_product}",
+            Some(r#"{"name": "Intruso"}"#),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "deleteProduct",
+            Method::DELETE,
+            "/v1/products/{their_product}",
+            None,
+            [404, 404, 404, 403, 404],
+        ),
     ]
 }
 
@@ -555,6 +654,7 @@ async fn another_tenants_ids_are_404_on_every_operation() {
         .unwrap()
         .to_string();
     let (their_customer, their_contact) = customer_and_contact(&app, &them.access_token, 0).await;
+    let their_product = product(&app, &them.access_token, 0).await;
     let mut mismatches = Vec::new();
     for case in other_tenant_cases() {
         let path = case
@@ -562,7 +662,8 @@ async fn another_tenants_ids_are_404_on_every_operation() {
             .replace("{their_user}", &them.user_id)
             .replace("{their_client}", &their_client)
             .replace("{their_customer}", &their_customer)
-            .replace("{their_contact}", &their_contact);
+            .replace("{their_contact}", &their_contact)
+            .replace("{their_product}", &their_product);
         for (caller, token) in us.tokens().into_iter().enumerate() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {
@@ -626,6 +727,16 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     )
     .await;
     assert_eq!(contact["name"], "Fixture");
+    let product = json_of(
+        app.get(&format!("/v1/products/{their_product}"))
+            .bearer_auth(&them.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(product["version"], 1);
     // Revoked clients leave the list.
     assert!(
         clients["data"]

@@ -67,7 +67,7 @@ pub async fn idempotency(
     };
     let scope = scope_of(&req, &state);
 
-    let body = match read_body(req.take_payload(), state.config.request_body_limit).await {
+    let body = match read_body(req.take_payload(), state.config.body_limit_for(req.path())).await {
         Ok(body) => body,
         Err(e) => return Ok(req.into_response(e.error_response())),
     };

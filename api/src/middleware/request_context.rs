@@ -39,7 +39,7 @@ pub async fn request_context(
 
     let outcome = REQUEST_ID
         .scope(id.clone(), async {
-            let limit = state.as_ref().map(|s| s.config.request_body_limit);
+            let limit = state.as_ref().map(|s| s.config.body_limit_for(req.path()));
             let declared = req
                 .headers()
                 .get(header::CONTENT_LENGTH)

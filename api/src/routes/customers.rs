@@ -17,9 +17,8 @@ use domain::fields;
 use domain::identity::Role;
 use domain::receiver::{self, Receiver};
 use domain::validation::{Pointer, Violation, Violations};
-use persistence::StoreError;
 use persistence::catalogs::Snapshot;
-use persistence::customers::{self as store, Customer, CustomerFilter, CustomerPage};
+use persistence::customers::{self as store, Customer, CustomerFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -27,9 +26,13 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::concurrency::{IfMatch, etag};
-use crate::extract::{Json, MergePatch, from_document};
-use crate::pagination::{ListParams, Page, SortKey};
+use crate::extract::{Json, MergePatch};
+use crate::pagination::{ListParams, Listed, Page, ResourceSort};
 use crate::problem::{ApiError, Problem};
+use crate::routes::imports::{
+    self, Column, CsvBody, ImportQuery, ImportReport, Importable, Kind, column,
+};
+use crate::routes::resource::{RowBase, delete_guarded, merged, or_external_id_taken, search_text};
 use crate::state::AppState;
 
 /// How many invoice emails a customer may have.
@@ -141,7 +144,7 @@ macro_rules! with_customer_fields {
 with_customer_fields! {
     /// A customer as a client writes it: the body of `POST /v1/customers`, and what a `PATCH`
     /// is merged into.
-    #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Validate)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Validate)]
     #[serde(deny_unknown_fields)]
     pub struct CustomerInput {} {}
 }
@@ -267,6 +270,21 @@ impl From<&Customer> for CustomerView {
     }
 }
 
+impl Listed for CustomerView {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn name(&self) -> &str {
+        &self.legal_name
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+}
+
 impl CustomerInput {
     /// The catalog entries [`CustomerInput::check`] consults.
     pub fn catalog_keys(&self) -> Vec<(&'static str, &str)> {
@@ -389,66 +407,6 @@ impl CustomerInput {
     }
 }
 
-/// What a row keeps from before (or gets new): identity, version and timestamps.
-#[derive(Debug, Clone, Copy)]
-pub struct RowBase {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl RowBase {
-    pub fn new(organization_id: Uuid) -> Self {
-        let now = Utc::now();
-        Self {
-            id: Uuid::now_v7(),
-            organization_id,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    pub fn of(c: &Customer) -> Self {
-        Self {
-            id: c.id,
-            organization_id: c.organization_id,
-            version: c.version,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
-/// The problem for a write refused by the unique `external_id` index.
-pub(crate) fn external_id_taken(at: Pointer) -> ApiError {
-    ApiError::conflict(
-        "external_id_taken",
-        "another resource of this organization has this external_id",
-    )
-    .with_field(Violation::new(
-        at,
-        "external_id_taken",
-        "already used by another resource",
-    ))
-}
-
-/// Maps a refused unique `external_id` to its 409; other errors pass through.
-fn or_external_id_taken<T>(
-    result: Result<T, StoreError>,
-) -> Result<Result<T, ApiError>, StoreError> {
-    match result {
-        Err(StoreError::UniqueViolation { constraint })
-            if constraint.ends_with("external_id_key") =>
-        {
-            Ok(Err(external_id_taken(Pointer::root().field("external_id"))))
-        }
-        other => other.map(Ok),
-    }
-}
-
 fn customer_response(status: StatusCode, customer: &Customer) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("ETag", etag(customer.version)))
@@ -513,22 +471,6 @@ pub async fn create(
     Ok(customer_response(StatusCode::CREATED, &customer))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum CustomerSort {
-    Name,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl SortKey for CustomerSort {
-    const FIELDS: &'static [(&'static str, Self)] = &[
-        ("name", CustomerSort::Name),
-        ("created_at", CustomerSort::CreatedAt),
-        ("updated_at", CustomerSort::UpdatedAt),
-    ];
-    const DEFAULT: &'static str = "name";
-}
-
 /// Query parameters of `GET /v1/customers`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -585,18 +527,9 @@ pub async fn list(
         starting_after: query.starting_after,
         sort: query.sort,
     }
-    .parse::<CustomerSort>()?;
+    .parse::<ResourceSort>()?;
     let mut violations = Violations::new();
-    let search = query.q.map(|q| q.trim().to_string());
-    if let Some(q) = &search
-        && (q.is_empty() || q.chars().count() > 100)
-    {
-        violations.push(Violation::new(
-            Pointer::root().field("q"),
-            "length",
-            "q must have 1 to 100 characters besides white space",
-        ));
-    }
+    let search = search_text(query.q, &mut violations);
     if let Some(rfc) = &query.rfc
         && !(12..=13).contains(&rfc.chars().count())
     {
@@ -610,26 +543,18 @@ pub async fn list(
         return Err(crate::pagination::invalid_query(violations));
     }
     let filter = CustomerFilter {
-        search: search.map(|q| domain::text::fold(&q)),
+        search,
         rfc: query.rfc.map(|r| r.to_uppercase()),
         archived: query.archived,
         updated_since: query.updated_since,
     };
-    let page = match request.key {
-        CustomerSort::Name => CustomerPage::Name(request.query()?),
-        CustomerSort::CreatedAt => CustomerPage::CreatedAt(request.query()?),
-        CustomerSort::UpdatedAt => CustomerPage::UpdatedAt(request.query()?),
-    };
+    let page = request.resource_page()?;
     let org = caller.organization_id;
     let rows = state
         .tenant_db(org, move |conn| store::list(conn, org, &filter, &page))
         .await?;
-    let views: Vec<CustomerView> = rows.rows.iter().map(CustomerView::from).collect();
-    let page = match request.key {
-        CustomerSort::Name => request.page(views, rows.has_more, |c| (c.legal_name.clone(), c.id)),
-        CustomerSort::CreatedAt => request.page(views, rows.has_more, |c| (c.created_at, c.id)),
-        CustomerSort::UpdatedAt => request.page(views, rows.has_more, |c| (c.updated_at, c.id)),
-    };
+    let views = rows.rows.iter().map(CustomerView::from).collect();
+    let page = request.resource_answer(views, rows.has_more);
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -705,11 +630,7 @@ pub async fn update(
             if !if_match.matches(current.version) {
                 return Ok(Err(ApiError::precondition_failed()));
             }
-            // Serializing plain strings, numbers and maps cannot fail.
-            let mut document =
-                serde_json::to_value(CustomerInput::from(&current)).unwrap_or_default();
-            patch.apply_to(&mut document);
-            let input: CustomerInput = match from_document(document) {
+            let input = match merged(&CustomerInput::from(&current), &patch) {
                 Ok(input) => input,
                 Err(e) => return Ok(Err(e)),
             };
@@ -719,7 +640,13 @@ pub async fn update(
             if !violations.is_empty() {
                 return Ok(Err(ApiError::validation(violations)));
             }
-            let row = input.to_row(RowBase::of(&current));
+            let row = input.to_row(RowBase::of(
+                current.id,
+                current.organization_id,
+                current.version,
+                current.created_at,
+                current.updated_at,
+            ));
             or_external_id_taken(persistence::transaction(conn, |conn| {
                 store::update(conn, &row)
             }))
@@ -761,18 +688,153 @@ pub async fn remove(
     let (org, id) = (caller.organization_id, id.into_inner());
     state
         .tenant_db(org, move |conn| {
-            let current = store::lock(conn, org, id)?;
-            if !if_match.matches(current.version) {
-                return Ok(Err(ApiError::precondition_failed()));
-            }
-            match persistence::transaction(conn, |conn| store::delete(conn, org, id)) {
-                Err(StoreError::ForeignKeyViolation { .. }) => Ok(Err(ApiError::conflict(
-                    "in_use",
-                    "invoices refer to this customer: archive it instead (PATCH {\"archived\": true})",
-                ))),
-                other => other.map(Ok),
-            }
+            let version = store::lock(conn, org, id).map(|c| c.version);
+            delete_guarded(
+                conn,
+                version,
+                &if_match,
+                "invoices refer to this customer: archive it instead (PATCH {\"archived\": true})",
+                |conn| store::delete(conn, org, id),
+            )
         })
         .await??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+impl Importable for Customer {
+    type Input = CustomerInput;
+    const COLUMNS: &'static [Column] = &[
+        column("external_id", Kind::Text),
+        column("legal_name", Kind::Text),
+        column("rfc", Kind::Text),
+        column("tax_regime", Kind::Text),
+        column("tax_postal_code", Kind::Text),
+        column("cfdi_use", Kind::Text),
+        column("tax_residence_country", Kind::Text),
+        column("foreign_tax_id", Kind::Text),
+        column("emails", Kind::List),
+        column("phone", Kind::Text),
+        column("address.street", Kind::Text),
+        column("address.exterior_number", Kind::Text),
+        column("address.interior_number", Kind::Text),
+        column("address.neighborhood", Kind::Text),
+        column("address.locality", Kind::Text),
+        column("address.municipality", Kind::Text),
+        column("address.state", Kind::Text),
+        column("address.postal_code", Kind::Text),
+        column("address.country", Kind::Text),
+        column("payment_terms_days", Kind::Integer),
+        column("notes", Kind::Text),
+        column("archived", Kind::Bool),
+    ];
+
+    fn locked(
+        conn: &mut persistence::PgConnection,
+        org: Uuid,
+        external_ids: &[String],
+    ) -> Result<Vec<Self>, persistence::StoreError> {
+        store::lock_by_external_ids(conn, org, external_ids)
+    }
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+    fn base(&self) -> RowBase {
+        RowBase::of(
+            self.id,
+            self.organization_id,
+            self.version,
+            self.created_at,
+            self.updated_at,
+        )
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn input(&self) -> CustomerInput {
+        CustomerInput::from(self)
+    }
+    fn catalog_keys(input: &CustomerInput, _issuer: &str) -> Vec<(&'static str, String)> {
+        input
+            .catalog_keys()
+            .into_iter()
+            .map(|(c, k)| (c, k.to_string()))
+            .collect()
+    }
+    fn check(input: &CustomerInput, issuer: &str, catalogs: &Snapshot, at: &Pointer) -> Violations {
+        input.check(issuer, catalogs, at)
+    }
+    fn to_row(input: &CustomerInput, base: RowBase) -> Self {
+        input.to_row(base)
+    }
+    fn insert_all(
+        conn: &mut persistence::PgConnection,
+        rows: &[Self],
+    ) -> Result<(), persistence::StoreError> {
+        store::insert_many(conn, rows)
+    }
+    fn update(
+        conn: &mut persistence::PgConnection,
+        row: &Self,
+    ) -> Result<(), persistence::StoreError> {
+        store::update(conn, row).map(drop)
+    }
+}
+
+/// Import customers from CSV (ERP migrations and syncs).
+///
+/// Owners, admins and accountants. The body is `text/csv` (UTF-8, comma-separated, quoted
+/// as RFC 4180, a header line first) with up to 20,000 records; each is upserted by
+/// `external_id`, which every record needs.
+///
+/// **Columns** (any order; only `external_id` is required as a column): `external_id`,
+/// `legal_name`, `rfc`, `tax_regime`, `tax_postal_code`, `cfdi_use`, `tax_residence_country`,
+/// `foreign_tax_id`, `emails` (several separated by `;`), `phone`, `address.street`,
+/// `address.exterior_number`, `address.interior_number`, `address.neighborhood`,
+/// `address.locality`, `address.municipality`, `address.state`, `address.postal_code`,
+/// `address.country`, `payment_terms_days` (a whole number), `notes`, `archived` (`true` or
+/// `false`), and `metadata.<key>` for each metadata key. Each has the meaning and rules of the
+/// member of the same name of `POST /v1/customers`.
+///
+/// **Upsert**: a record whose `external_id` is new creates a customer (then `legal_name`,
+/// `rfc`, `tax_regime` and `tax_postal_code` are required); a known one changes that customer
+/// like a JSON merge patch: the file's columns replace the stored values, an empty cell clears
+/// an optional field, and columns the file lacks keep their values. A record equal to what is
+/// stored is `unchanged` and keeps its version.
+///
+/// **Errors**: each record is checked like `POST /v1/customers`; pointers are
+/// `/rows/<index>/<field>`, `index` counting records from 0 (`line` in the report is the CSV
+/// line). By default the valid records are written and the invalid ones reported as
+/// `failed` (200); with `atomic=true` nothing is written unless every record is valid (422
+/// `import_failed` with every error). A malformed file, an unknown column or more than 20,000
+/// records is refused as a whole. Honours `Idempotency-Key`.
+#[utoipa::path(
+    operation_id = "importCustomers",
+    tag = "customers",
+    security(("bearer_jwt" = [])),
+    params(
+        ImportQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+    ),
+    request_body(content = String, content_type = "text/csv", description = "A header line, then one customer per line",
+        example = "external_id,legal_name,rfc,tax_regime,tax_postal_code,cfdi_use,emails,payment_terms_days\nSAP-C-1,ESCUELA KEMPER URGATE,EKU9003173C9,601,42501,G03,pagos@kemper.example;cxp@kemper.example,30\n"),
+    responses(
+        (status = 200, description = "What happened to each record", body = ImportReport),
+        (status = 400, description = "Malformed CSV (with its line) or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers cannot import", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than IMPORT_BODY_LIMIT", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not text/csv", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or repeated columns, no external_id column, no records or too many (`too_many_rows`), or with `atomic=true` any invalid record (`import_failed`, every error with its pointer)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/customers/import")]
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ImportQuery>,
+    body: CsvBody,
+) -> Result<HttpResponse, ApiError> {
+    imports::handle::<Customer>(state, caller, query.into_inner(), body).await
 }

@@ -6,9 +6,12 @@ pub mod auth;
 pub mod catalogs;
 pub mod contacts;
 pub mod customers;
+pub mod imports;
 pub mod me;
 pub mod operations;
 pub mod password;
+pub mod products;
+pub mod resource;
 pub mod security_events;
 pub mod users;
 pub mod views;
@@ -41,6 +44,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(catalogs::list_entries)
         .service(catalogs::get_entry)
         .service(me::me)
+        .service(customers::import)
         .service(customers::create)
         .service(customers::list)
         .service(customers::get_one)
@@ -50,5 +54,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(contacts::list)
         .service(contacts::get_one)
         .service(contacts::update)
-        .service(contacts::remove);
+        .service(contacts::remove)
+        .service(products::import)
+        .service(products::create)
+        .service(products::list)
+        .service(products::get_one)
+        .service(products::update)
+        .service(products::remove);
 }

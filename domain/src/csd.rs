@@ -264,7 +264,7 @@ impl Certificate {
         self.kind
     }
 
-    /// Whether SAT's test CA issued this certificate (see [`SAT_TEST_CA_COMMON_NAMES`]): SAT's
+    /// Whether SAT's test CA issued this certificate (issuer CN `AC UAT` or `A.C. 2 de pruebas(4096)`): SAT's
     /// published test CSDs are. Told by the issuer's name only, which anyone can copy; it is
     /// used for nothing but letting sandbox mode accept those expired test CSDs, where a
     /// forged one gains only a sandbox stamp without fiscal value.

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod postal_code;
 pub mod receiver;
 pub mod rfc;
+pub mod stamp;
 pub mod tax_regime;
 pub mod text;
 pub mod validation;

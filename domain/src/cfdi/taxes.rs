@@ -920,4 +920,4 @@ impl TaxComputation {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

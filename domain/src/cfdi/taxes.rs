@@ -18,6 +18,9 @@
 //! - TasaOCuota is written with 6 decimals (`0.160000`), as c_TasaOCuota lists it;
 //! - Cantidad and ValorUnitario are written as the client gave them (at most 6 decimals).
 //!
+//! IEPS Cuota is computed like Tasa, `Importe = Base × TasaOCuota` (CFDI-RULES.md; SAT's
+//! límite formula is the same for both factors).
+//!
 //! Rounding a value at d decimals always lands between its truncation and its ceiling at d
 //! decimals, so amounts computed this way lie within SAT's límites whatever decimals the
 //! inputs have (the property tests check it).
@@ -460,7 +463,8 @@ fn compute_line(line: &Line, at: &Pointer, violations: &mut Violations) -> Optio
         }
     }
 
-    // IEPS first: when it is transferred, the IVA base includes it (Guía de llenado).
+    // IEPS first: when it is transferred, the IVA base includes it (Guía de llenado); the
+    // same base serves IVA retained, which is a share of that IVA.
     let mut traslados: Vec<(usize, Traslado)> = Vec::new();
     let mut retenciones: Vec<(usize, Retencion)> = Vec::new();
     let mut iva_base = base;

@@ -1,14 +1,15 @@
 //! Pure invoicing rules. Nothing here performs I/O or knows about HTTP or SQL: the boundary is
 //! checked in CI (`cargo tree -p domain -i diesel` and `-i actix-web` find nothing).
 
+pub mod cfdi;
 pub mod csd;
 pub mod fields;
 pub mod identity;
 pub mod postal_code;
 pub mod receiver;
 pub mod rfc;
-pub mod tax_profile;
 pub mod stamp;
+pub mod tax_profile;
 pub mod tax_regime;
 pub mod text;
 pub mod validation;

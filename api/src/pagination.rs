@@ -83,7 +83,13 @@ struct CursorData(String, serde_json::Value, Uuid);
 impl ListParams {
     /// Checks every parameter, reporting all problems at once (400 `invalid_query`).
     pub fn parse<K: SortKey>(&self) -> Result<PageRequest<K>, ApiError> {
-        let mut violations = Violations::new();
+        self.parse_with(Violations::new())
+    }
+
+    /// [`ListParams::parse`], reporting `found` (the list's own filters' problems) with the
+    /// paging parameters' problems in one answer.
+    pub fn parse_with<K: SortKey>(&self, found: Violations) -> Result<PageRequest<K>, ApiError> {
+        let mut violations = found;
         let limit = check_limit(self.limit, &mut violations);
         let sort = self.sort.clone().unwrap_or_else(|| K::DEFAULT.to_string());
         let (direction, name) = match sort.strip_prefix('-') {

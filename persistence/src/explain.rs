@@ -7,6 +7,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Text;
 
 /// `EXPLAIN` in front of a query, with the query's own bind parameters.
+#[derive(Debug)]
 pub struct Explain<Q>(pub Q);
 
 impl<Q> QueryId for Explain<Q> {

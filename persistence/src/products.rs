@@ -137,7 +137,15 @@ macro_rules! filtered {
             .select(Product::as_select())
             .into_boxed();
         if let Some(text) = &filter.search {
-            query = query.filter(products::search.like(contains_pattern(text)));
+            // Through the owner's function, so the trigram index is used under row-level
+            // security (see migration 2026-12-04-000010_tenant_search).
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "products.id IN (SELECT product_search_ids(",
+                )
+                .bind::<diesel::sql_types::Text, _>(contains_pattern(text))
+                .sql("))"),
+            );
         }
         if let Some(sku) = &filter.sku {
             query = query.filter(products::sku.eq(sku.clone()));

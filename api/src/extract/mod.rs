@@ -179,7 +179,34 @@ pub fn from_document<T: DeserializeOwned>(mut document: serde_json::Value) -> Re
             *kind += 1;
             match PLACEHOLDERS.get(*kind) {
                 Some(make) if set_at(&mut document, &target, make()) => continue,
-                _ => break,
+                _ => {
+                    // No stand-in fits (an enum): drop the object holding the member, which
+                    // is reported already, and look for the errors after it.
+                    // An element of an array cannot be dropped without renumbering the ones
+                    // after it: empty the whole array instead.
+                    let tokens = target.tokens();
+                    let up = |n: usize| {
+                        tokens[..tokens.len().saturating_sub(n)]
+                            .iter()
+                            .fold(Pointer::root(), |p, t| p.field(t))
+                    };
+                    let parent = up(1);
+                    let went_on = parent != Pointer::root()
+                        && (remove_at(&mut document, &parent)
+                            || (up(2) != Pointer::root()
+                                && document
+                                    .pointer(up(2).as_str())
+                                    .is_some_and(|v| v.is_array())
+                                && set_at(
+                                    &mut document,
+                                    &up(2),
+                                    serde_json::Value::Array(Vec::new()),
+                                )));
+                    if went_on {
+                        continue;
+                    }
+                    break;
+                }
             }
         }
         if !reported.contains(&target) {

@@ -522,12 +522,6 @@ pub async fn list(
     query: web::Query<CustomerListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let request = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-        sort: query.sort,
-    }
-    .parse::<ResourceSort>()?;
     let mut violations = Violations::new();
     let search = search_text(query.q, &mut violations);
     if let Some(rfc) = &query.rfc
@@ -539,9 +533,12 @@ pub async fn list(
             "rfc has 12 or 13 characters",
         ));
     }
-    if !violations.is_empty() {
-        return Err(crate::pagination::invalid_query(violations));
+    let request = ListParams {
+        limit: query.limit,
+        starting_after: query.starting_after,
+        sort: query.sort,
     }
+    .parse_with::<ResourceSort>(violations)?;
     let filter = CustomerFilter {
         search,
         rfc: query.rfc.map(|r| r.to_uppercase()),

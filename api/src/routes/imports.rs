@@ -435,6 +435,9 @@ pub async fn handle<R: Importable>(
     Ok(actix_web::HttpResponse::Ok().json(report))
 }
 
+/// A record read as its input, with the stored row it changes (none: it creates one).
+type Read<R> = Result<(<R as Importable>::Input, Option<R>), Violations>;
+
 /// What a checked record becomes.
 enum Plan<R> {
     Create(R),
@@ -463,7 +466,7 @@ pub fn run<R: Importable>(
 
     // Read every record as the input it makes, merged onto what is stored.
     let mut first_line: HashMap<String, usize> = HashMap::new();
-    let mut inputs: Vec<Result<(R::Input, Option<R>), Violations>> = Vec::new();
+    let mut inputs: Vec<Read<R>> = Vec::new();
     for record in &records {
         let mut violations = record.violations.clone();
         if let Some(id) = &record.external_id

@@ -621,12 +621,6 @@ pub async fn list(
     query: web::Query<ProductListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let request = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-        sort: query.sort,
-    }
-    .parse::<ResourceSort>()?;
     let mut violations = Violations::new();
     let search = search_text(query.q, &mut violations);
     if let Some(sku) = &query.sku
@@ -647,9 +641,12 @@ pub async fn list(
             "product_key has 8 digits",
         ));
     }
-    if !violations.is_empty() {
-        return Err(crate::pagination::invalid_query(violations));
+    let request = ListParams {
+        limit: query.limit,
+        starting_after: query.starting_after,
+        sort: query.sort,
     }
+    .parse_with::<ResourceSort>(violations)?;
     let filter = ProductFilter {
         search,
         sku: query.sku,

@@ -174,9 +174,12 @@ pub fn spec_json() -> String {
 }
 
 /// Every served path and the methods it accepts, to answer 405 with `Allow` when the path
-/// exists and 404 when it does not.
+/// exists and 404 when it does not; and the POST operations that need a bearer token.
 #[derive(Debug, Default)]
-pub struct RouteTable(Vec<(ResourceDef, Vec<&'static str>)>);
+pub struct RouteTable {
+    routes: Vec<(ResourceDef, Vec<&'static str>)>,
+    secured_posts: Vec<ResourceDef>,
+}
 
 impl RouteTable {
     pub fn from_spec(spec: &OpenApiDoc) -> Self {
@@ -189,16 +192,40 @@ impl RouteTable {
         // Served outside the spec.
         routes.push((ResourceDef::new("/openapi.json"), vec!["GET"]));
         routes.push((ResourceDef::new("/docs"), vec!["GET"]));
-        Self(routes)
+        let secured_posts = spec
+            .paths
+            .paths
+            .iter()
+            .filter(|(_, item)| item.post.as_ref().is_some_and(needs_token))
+            .map(|(path, _)| ResourceDef::new(path.as_str()))
+            .collect();
+        Self {
+            routes,
+            secured_posts,
+        }
+    }
+
+    /// Whether `POST path` is an operation that requires a bearer token.
+    pub fn post_needs_token(&self, path: &str) -> bool {
+        self.secured_posts.iter().any(|def| def.is_match(path))
     }
 
     /// The methods of the route matching `path`, if any does.
     pub fn allowed(&self, path: &str) -> Option<&[&'static str]> {
-        self.0
+        self.routes
             .iter()
             .find(|(def, _)| def.is_match(path))
             .map(|(_, methods)| methods.as_slice())
     }
+}
+
+/// Whether an operation lists a security requirement that is not the empty (anonymous) one.
+fn needs_token(operation: &utoipa::openapi::path::Operation) -> bool {
+    let requirements = serde_json::to_value(&operation.security).unwrap_or_default();
+    requirements.as_array().is_some_and(|all| {
+        all.iter()
+            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+    })
 }
 
 fn methods_of(item: &PathItem) -> Vec<&'static str> {

@@ -5,6 +5,8 @@ pub mod cfdi;
 pub mod csd;
 pub mod fields;
 pub mod identity;
+pub mod local_time;
+pub mod pac;
 pub mod postal_code;
 pub mod receiver;
 pub mod rfc;

@@ -128,6 +128,30 @@ async fn an_unusable_key_is_a_400() {
 }
 
 #[tokio::test]
+async fn authentication_is_judged_before_the_key() {
+    let app = TestApp::spawn().await;
+    let long = "k".repeat(256);
+    // An operation that needs a token refuses a caller without one first, whatever the key.
+    let response = app
+        .post("/v1/products")
+        .header("idempotency-key", &long)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    problem_of(response, 401, "missing_token").await;
+    // A public operation still judges the key.
+    let response = app
+        .post("/v1/auth/login")
+        .header("idempotency-key", &long)
+        .json(&json!({"email": "a@example.com", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    problem_of(response, 400, "invalid_idempotency_key").await;
+}
+
+#[tokio::test]
 async fn keys_are_kept_a_day_then_pruned() {
     use diesel::connection::SimpleConnection;
     let app = TestApp::spawn_with_widgets().await;

@@ -594,3 +594,24 @@ async fn deleting_honours_if_match() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_patch_is_an_object() {
+    let app = TestApp::spawn().await;
+    let owner = app.register_tenant(0, "owner@example.com").await;
+    let product = created(&app, &owner, &consulting()).await;
+    let path = format!("/v1/products/{}", product["id"].as_str().unwrap());
+    for body in ["null", "[]", "\"name\"", "3"] {
+        let response = app
+            .request(Method::PATCH, &path)
+            .bearer_auth(&owner.access_token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{body}");
+    }
+    let after = json_of(call(&app, &owner, Method::GET, &path, None).await, 200).await;
+    assert_eq!(after["version"], 1);
+}

@@ -65,9 +65,30 @@ where
 /// The body of a `PATCH`: a JSON merge patch (RFC 7396). Handlers merge it into the stored
 /// resource's document with [`MergePatch::apply_to`] and check the result like a new resource,
 /// so partial updates obey every rule that spans several fields.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone)]
 pub struct MergePatch(pub serde_json::Map<String, serde_json::Value>);
+
+/// Only an object is a patch of a resource: RFC 7396 reads `null` or a scalar as "replace the
+/// whole resource with this", which no resource here can be (serde_json's own map would even
+/// read `null` as an empty patch and change nothing while answering 200).
+impl<'de> serde::Deserialize<'de> for MergePatch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Object(map) => Ok(MergePatch(map)),
+            other => Err(serde::de::Error::invalid_type(
+                match &other {
+                    serde_json::Value::Null => serde::de::Unexpected::Unit,
+                    serde_json::Value::Bool(b) => serde::de::Unexpected::Bool(*b),
+                    serde_json::Value::Array(_) => serde::de::Unexpected::Seq,
+                    serde_json::Value::String(s) => serde::de::Unexpected::Str(s),
+                    serde_json::Value::Number(_) => serde::de::Unexpected::Other("a number"),
+                    serde_json::Value::Object(_) => serde::de::Unexpected::Map,
+                },
+                &"a JSON object (a merge patch)",
+            )),
+        }
+    }
+}
 
 impl Validate for MergePatch {
     fn validate(&self) -> Result<(), ValidationErrors> {

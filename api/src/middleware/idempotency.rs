@@ -33,6 +33,24 @@ pub const KEEP_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// take it over. Longer than any request may run.
 pub const STALE_LOCK_AFTER: Duration = Duration::from_secs(120);
 
+/// The `Idempotency-Key` header as operations document it (`params(IdempotencyKey)`).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code, reason = "documents the header; the middleware reads it")]
+pub struct IdempotencyKey {
+    /// Makes a retried request safe: the same key and body replay the first answer. 1 to 255
+    /// printable ASCII characters (inner spaces allowed); a UUID is a good choice.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]([ -~]{0,253}[!-~])?$",
+        example = "4f8b2c1e-8a3d-4c5e-9f1a-2b3c4d5e6f70"
+    )]
+    idempotency_key: Option<String>,
+}
+
 /// Whose keys a request's key is compared with. Authentication sets it to the tenant; without
 /// it, keys belong to the anonymous caller.
 #[derive(Debug, Clone)]
@@ -52,13 +70,6 @@ pub async fn idempotency(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let Some(key) = valid_key(&key) else {
-        let e = ApiError::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        );
-        return Ok(req.into_response(e.error_response()));
-    };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next
             .call(req)
@@ -66,6 +77,22 @@ pub async fn idempotency(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let scope = scope_of(&req, &state);
+    let Some(key) = valid_key(&key) else {
+        // Authentication answers first: an operation that needs a token refuses a caller
+        // without a valid one (401) before anything else about the request is judged, and it
+        // does so before touching anything, so handing the request over is safe.
+        if scope == PUBLIC_SCOPE && state.routes.post_needs_token(req.path()) {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
+        let e = ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        );
+        return Ok(req.into_response(e.error_response()));
+    };
 
     let body = match read_body(req.take_payload(), state.config.body_limit_for(req.path())).await {
         Ok(body) => body,

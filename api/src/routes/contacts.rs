@@ -16,6 +16,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::concurrency::{IfMatch, etag};
 use crate::extract::{Json, MergePatch, from_document};
+use crate::middleware::idempotency::IdempotencyKey;
 use crate::pagination::{CreatedAtListQuery, ListParams, Page, SortKey};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -144,7 +145,7 @@ fn contact_response(status: StatusCode, contact: &Contact) -> HttpResponse {
     security(("bearer_jwt" = [])),
     params(
         ("id" = Uuid, Path, description = "The customer's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+        IdempotencyKey,
     ),
     request_body = ContactInput,
     responses(

@@ -27,6 +27,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::concurrency::{IfMatch, etag};
 use crate::extract::{Json, MergePatch};
+use crate::middleware::idempotency::IdempotencyKey;
 use crate::pagination::{ListParams, Listed, Page, ResourceSort};
 use crate::problem::{ApiError, Problem};
 use crate::routes::imports::{
@@ -423,7 +424,7 @@ fn customer_response(status: StatusCode, customer: &Customer) -> HttpResponse {
     operation_id = "createCustomer",
     tag = "customers",
     security(("bearer_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer")),
+    params(IdempotencyKey),
     request_body(content = CustomerInput, example = json!({
         "legal_name": "ESCUELA KEMPER URGATE",
         "rfc": "EKU9003173C9",
@@ -810,7 +811,7 @@ impl Importable for Customer {
     security(("bearer_jwt" = [])),
     params(
         ImportQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+        IdempotencyKey,
     ),
     request_body(content = String, content_type = "text/csv", description = "A header line, then one customer per line",
         example = "external_id,legal_name,rfc,tax_regime,tax_postal_code,cfdi_use,emails,payment_terms_days\nSAP-C-1,ESCUELA KEMPER URGATE,EKU9003173C9,601,42501,G03,pagos@kemper.example;cxp@kemper.example,30\n"),

@@ -30,6 +30,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::concurrency::{IfMatch, etag};
 use crate::extract::{Json, MergePatch};
+use crate::middleware::idempotency::IdempotencyKey;
 use crate::pagination::{ListParams, Listed, Page, ResourceSort};
 use crate::problem::{ApiError, Problem};
 use crate::routes::imports::{
@@ -42,7 +43,7 @@ use crate::state::AppState;
 pub const MAX_TAXES: usize = 10;
 
 /// The most decimals SAT's `ValorUnitario` and `TasaOCuota` take.
-const DECIMALS: u32 = 6;
+pub(crate) const DECIMALS: u32 = 6;
 
 /// c_TipoFactor: how a tax is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -56,7 +57,7 @@ pub enum TaxFactor {
 }
 
 impl TaxFactor {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TaxFactor::Tasa => "Tasa",
             TaxFactor::Cuota => "Cuota",
@@ -212,7 +213,7 @@ pub struct ProductPatch {
 
 /// A decimal string as SAT writes amounts: digits, an optional point and at most `decimals`
 /// decimals; no sign, exponent or separators.
-fn parse_amount(value: &str, integer_digits: usize) -> Option<Decimal> {
+pub(crate) fn parse_amount(value: &str, integer_digits: usize) -> Option<Decimal> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let fits = !whole.is_empty()
@@ -225,7 +226,7 @@ fn parse_amount(value: &str, integer_digits: usize) -> Option<Decimal> {
 }
 
 /// A price as the API writes it: at least 2 decimals, no trailing zeros beyond them.
-fn price_text(price: Decimal) -> String {
+pub(crate) fn price_text(price: Decimal) -> String {
     let mut price = price.normalize();
     if price.scale() < 2 {
         price.rescale(2);
@@ -234,7 +235,7 @@ fn price_text(price: Decimal) -> String {
 }
 
 /// A rate as CFDI writes `TasaOCuota`: always 6 decimals.
-fn rate_text(rate: Decimal) -> String {
+pub(crate) fn rate_text(rate: Decimal) -> String {
     let mut rate = rate;
     rate.rescale(DECIMALS);
     rate.to_string()
@@ -384,60 +385,14 @@ impl ProductInput {
         at: &Pointer,
         v: &mut Violations,
     ) {
-        let taxes_at = at.field("taxes");
-        if self.taxes.len() > MAX_TAXES {
-            v.push(Violation::new(
-                taxes_at,
-                "too_many",
-                format!("a product carries at most {MAX_TAXES} taxes"),
-            ));
-            return;
-        }
-        let mut parsed = Vec::with_capacity(self.taxes.len());
-        let mut rates_ok = true;
-        for (i, line) in self.taxes.iter().enumerate() {
-            let rate = match &line.rate {
-                None => None,
-                Some(text) => match parse_amount(text, 3) {
-                    Some(rate) => Some(rate),
-                    None => {
-                        rates_ok = false;
-                        v.push(Violation::new(
-                            taxes_at.index(i).field("rate"),
-                            "invalid_rate",
-                            "rate is a decimal string with up to 6 decimals, such as 0.160000",
-                        ));
-                        None
-                    }
-                },
-            };
-            parsed.push(Tax {
-                tax: &line.tax,
-                factor: line.factor.as_str(),
-                rate,
-                withholding: line.withholding,
-            });
-        }
-        if !rates_ok {
-            return;
-        }
-        tax_profile::check(&self.tax_object, &parsed, catalogs, at, v);
-        // IVA at 8 % is the northern and southern border stimulus: only where the issuer's
-        // postal code has it (c_CodigoPostal's estimulo_franja_fronteriza).
-        let border = catalogs
-            .get("c_CodigoPostal", issuer_postal_code)
-            .is_some_and(|e| e.flag("border_region"));
-        let eight = Decimal::new(8, 2);
-        for (i, tax) in parsed.iter().enumerate() {
-            if tax.tax == tax_profile::IVA && !tax.withholding && tax.rate == Some(eight) && !border
-            {
-                v.push(Violation::new(
-                    taxes_at.index(i).field("rate"),
-                    "border_rate_not_allowed",
-                    "IVA at 0.08 applies only when the organization's postal code is in the border region",
-                ));
-            }
-        }
+        check_tax_profile(
+            &self.tax_object,
+            &self.taxes,
+            issuer_postal_code,
+            catalogs,
+            at,
+            v,
+        );
     }
 
     /// The row for this input, which [`ProductInput::check`] passed; `id`, `version` and
@@ -499,6 +454,72 @@ impl ProductInput {
     }
 }
 
+/// The rules of a tax profile (`tax_object` and `taxes`, of a product or an invoice line):
+/// c_ObjetoImp, c_TasaOCuota for each tax and direction, IVA 0.08 only in the border region.
+/// Pointers are `at` + `tax_object` / `taxes/{i}/...`.
+pub(crate) fn check_tax_profile(
+    tax_object: &str,
+    taxes: &[TaxLine],
+    issuer_postal_code: &str,
+    catalogs: &Snapshot,
+    at: &Pointer,
+    v: &mut Violations,
+) {
+    let taxes_at = at.field("taxes");
+    if taxes.len() > MAX_TAXES {
+        v.push(Violation::new(
+            taxes_at,
+            "too_many",
+            format!("a product carries at most {MAX_TAXES} taxes"),
+        ));
+        return;
+    }
+    let mut parsed = Vec::with_capacity(taxes.len());
+    let mut rates_ok = true;
+    for (i, line) in taxes.iter().enumerate() {
+        let rate = match &line.rate {
+            None => None,
+            Some(text) => match parse_amount(text, 3) {
+                Some(rate) => Some(rate),
+                None => {
+                    rates_ok = false;
+                    v.push(Violation::new(
+                        taxes_at.index(i).field("rate"),
+                        "invalid_rate",
+                        "rate is a decimal string with up to 6 decimals, such as 0.160000",
+                    ));
+                    None
+                }
+            },
+        };
+        parsed.push(Tax {
+            tax: &line.tax,
+            factor: line.factor.as_str(),
+            rate,
+            withholding: line.withholding,
+        });
+    }
+    if !rates_ok {
+        return;
+    }
+    tax_profile::check(tax_object, &parsed, catalogs, at, v);
+    // IVA at 8 % is the northern and southern border stimulus: only where the issuer's
+    // postal code has it (c_CodigoPostal's estimulo_franja_fronteriza).
+    let border = catalogs
+        .get("c_CodigoPostal", issuer_postal_code)
+        .is_some_and(|e| e.flag("border_region"));
+    let eight = Decimal::new(8, 2);
+    for (i, tax) in parsed.iter().enumerate() {
+        if tax.tax == tax_profile::IVA && !tax.withholding && tax.rate == Some(eight) && !border {
+            v.push(Violation::new(
+                taxes_at.index(i).field("rate"),
+                "border_rate_not_allowed",
+                "IVA at 0.08 applies only when the organization's postal code is in the border region",
+            ));
+        }
+    }
+}
+
 fn product_response(status: StatusCode, product: &Product) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("ETag", etag(product.version)))
@@ -517,7 +538,7 @@ fn product_response(status: StatusCode, product: &Product) -> HttpResponse {
     operation_id = "createProduct",
     tag = "products",
     security(("bearer_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer")),
+    params(IdempotencyKey),
     request_body(content = ProductInput, example = json!({
         "name": "Consultoría fiscal (hora)",
         "sku": "CONS-FIS-01",
@@ -911,7 +932,7 @@ impl Importable for Product {
     security(("bearer_jwt" = [])),
     params(
         ImportQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+        IdempotencyKey,
     ),
     request_body(content = String, content_type = "text/csv", description = "A header line, then one product per line",
         example = "external_id,name,sku,product_key,unit_key,unit_price,tax_object,taxes\nSAP-M-1,Consultoría fiscal (hora),CONS-FIS-01,80101500,HUR,1500.00,02,002:Tasa:0.160000\n"),

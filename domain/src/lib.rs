@@ -8,6 +8,7 @@ pub mod identity;
 pub mod postal_code;
 pub mod receiver;
 pub mod rfc;
+pub mod series;
 pub mod stamp;
 pub mod tax_profile;
 pub mod tax_regime;

@@ -34,6 +34,7 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
         (name = "catalogs", description = "SAT's CFDI 4.0 catalogs: tax regimes, CFDI uses, payment forms, product and unit keys, postal codes …"),
         (name = "customers", description = "Customers (CFDI Receptor), their contacts, and bulk import for ERP migrations"),
         (name = "products", description = "Products and services (what CFDI Conceptos are made from) with their SAT keys and tax profiles, and bulk import"),
+        (name = "series", description = "Invoice series (CFDI Serie) and their gapless folio counters (CFDI Folio)"),
         (name = "operations", description = "Health checks and metrics for operators"),
     ),
 )]

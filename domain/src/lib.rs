@@ -10,6 +10,7 @@ pub mod pac;
 pub mod postal_code;
 pub mod receiver;
 pub mod rfc;
+pub mod series;
 pub mod stamp;
 pub mod tax_profile;
 pub mod tax_regime;

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod pool;
 pub mod products;
 pub mod schema;
+pub mod series;
 pub mod tenant;
 
 pub use diesel::PgConnection;

@@ -231,3 +231,19 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    series (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        prefix -> Text,
+        document_type -> Text,
+        next_folio -> Int8,
+        is_default -> Bool,
+        description -> Nullable<Text>,
+        archived -> Bool,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

@@ -262,6 +262,37 @@ fn cases() -> Vec<Case> {
             None,
             [204, 204, 204, 403, 204],
         ),
+        // Invoice series are the organization's numbering: every role reads; only owners and
+        // admins write.
+        case(
+            "createSeries",
+            Method::POST,
+            "/v1/series",
+            Some(r#"{"prefix": "S{n}", "document_type": "I"}"#),
+            [201, 201, 403, 403, 201],
+        ),
+        case("listSeries", Method::GET, "/v1/series", None, [200; 5]),
+        case(
+            "getSeries",
+            Method::GET,
+            "/v1/series/{series}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "updateSeries",
+            Method::PATCH,
+            "/v1/series/{series}",
+            Some(r#"{"next_folio": 100, "is_default": true}"#),
+            [200, 200, 403, 403, 200],
+        ),
+        case(
+            "deleteSeries",
+            Method::DELETE,
+            "/v1/series/{series}",
+            None,
+            [204, 204, 403, 403, 204],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -291,6 +322,21 @@ async fn product(app: &TestApp, token: &str, n: usize) -> String {
         .bearer_auth(token)
         .header("content-type", "application/json")
         .body(PRODUCT.replace("{n}", &format!("fixture-{n}")))
+        .send()
+        .await
+        .unwrap();
+    json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Creates a series with `token`; returns its id.
+async fn series(app: &TestApp, token: &str, n: usize) -> String {
+    let response = app
+        .post("/v1/series")
+        .bearer_auth(token)
+        .json(&serde_json::json!({"prefix": format!("X{n}"), "document_type": "I"}))
         .send()
         .await
         .unwrap();
@@ -407,6 +453,10 @@ async fn expand(
         let id = product(app, &team.owner.access_token, n).await;
         text = text.replace("{product}", &id);
     }
+    if text.contains("{series}") {
+        let id = series(app, &team.owner.access_token, n).await;
+        text = text.replace("{series}", &id);
+    }
     if text.contains("{fresh_client}") {
         let response = app
             .post("/v1/api-clients")
@@ -485,7 +535,8 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{fresh_client}", &team.owner.user_id)
             .replace("{customer}", &team.owner.user_id)
             .replace("{contact}", &team.owner.user_id)
-            .replace("{product}", &team.owner.user_id);
+            .replace("{product}", &team.owner.user_id)
+            .replace("{series}", &team.owner.user_id);
         let response = app
             .request(case.method.clone(), &path)
             .send()
@@ -612,6 +663,27 @@ fn other_tenant_cases() -> Vec<Case> {
             None,
             [404, 404, 404, 403, 404],
         ),
+        case(
+            "getSeries",
+            Method::GET,
+            "/v1/series/{their_series}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "updateSeries",
+            Method::PATCH,
+            "/v1/series/{their_series}",
+            Some(r#"{"next_folio": 999}"#),
+            [404, 404, 403, 403, 404],
+        ),
+        case(
+            "deleteSeries",
+            Method::DELETE,
+            "/v1/series/{their_series}",
+            None,
+            [404, 404, 403, 403, 404],
+        ),
     ]
 }
 
@@ -655,6 +727,7 @@ async fn another_tenants_ids_are_404_on_every_operation() {
         .to_string();
     let (their_customer, their_contact) = customer_and_contact(&app, &them.access_token, 0).await;
     let their_product = product(&app, &them.access_token, 0).await;
+    let their_series = series(&app, &them.access_token, 0).await;
     let mut mismatches = Vec::new();
     for case in other_tenant_cases() {
         let path = case
@@ -663,7 +736,8 @@ async fn another_tenants_ids_are_404_on_every_operation() {
             .replace("{their_client}", &their_client)
             .replace("{their_customer}", &their_customer)
             .replace("{their_contact}", &their_contact)
-            .replace("{their_product}", &their_product);
+            .replace("{their_product}", &their_product)
+            .replace("{their_series}", &their_series);
         for (caller, token) in us.tokens().into_iter().enumerate() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {
@@ -737,6 +811,17 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     )
     .await;
     assert_eq!(product["version"], 1);
+    let series = json_of(
+        app.get(&format!("/v1/series/{their_series}"))
+            .bearer_auth(&them.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(series["version"], 1);
+    assert_eq!(series["next_folio"], 1);
     // Revoked clients leave the list.
     assert!(
         clients["data"]

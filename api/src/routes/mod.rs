@@ -13,6 +13,7 @@ pub mod password;
 pub mod products;
 pub mod resource;
 pub mod security_events;
+pub mod series;
 pub mod users;
 pub mod views;
 
@@ -60,5 +61,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(products::list)
         .service(products::get_one)
         .service(products::update)
-        .service(products::remove);
+        .service(products::remove)
+        .service(series::create)
+        .service(series::list)
+        .service(series::get_one)
+        .service(series::update)
+        .service(series::remove);
 }

@@ -1,5 +1,5 @@
 //! What the business resources (customers, products, and later invoices) share: the identity
-//! and timestamps a row keeps across writes, and the 409 of a taken `external_id`.
+//! and timestamps a row keeps across writes, and the 409 of a taken unique value (`external_id`).
 
 use chrono::{DateTime, Utc};
 use domain::validation::{Pointer, Violation};
@@ -65,11 +65,21 @@ pub fn external_id_taken(at: Pointer) -> ApiError {
 pub fn or_external_id_taken<T>(
     result: Result<T, StoreError>,
 ) -> Result<Result<T, ApiError>, StoreError> {
+    or_taken(result, "external_id_key", || {
+        external_id_taken(Pointer::root().field("external_id"))
+    })
+}
+
+/// Maps a write refused by a unique index whose name ends with `index` to `problem`; other
+/// errors pass through.
+pub fn or_taken<T>(
+    result: Result<T, StoreError>,
+    index: &str,
+    problem: impl FnOnce() -> ApiError,
+) -> Result<Result<T, ApiError>, StoreError> {
     match result {
-        Err(StoreError::UniqueViolation { constraint })
-            if constraint.ends_with("external_id_key") =>
-        {
-            Ok(Err(external_id_taken(Pointer::root().field("external_id"))))
+        Err(StoreError::UniqueViolation { constraint }) if constraint.ends_with(index) => {
+            Ok(Err(problem()))
         }
         other => other.map(Ok),
     }

@@ -179,6 +179,9 @@ pub fn spec_json() -> String {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<(ResourceDef, Vec<&'static str>)>,
+    /// Paths without parameters (`/v1/customers/import`) and their methods: such a path is
+    /// also matched by a templated sibling (`/v1/customers/{id}`), whose id it is not.
+    literal: Vec<(String, Vec<&'static str>)>,
     secured_posts: Vec<ResourceDef>,
 }
 
@@ -200,10 +203,26 @@ impl RouteTable {
             .filter(|(_, item)| item.post.as_ref().is_some_and(needs_token))
             .map(|(path, _)| ResourceDef::new(path.as_str()))
             .collect();
+        let literal = spec
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| !path.contains('{'))
+            .map(|(path, item)| (path.clone(), methods_of(item)))
+            .collect();
         Self {
             routes,
+            literal,
             secured_posts,
         }
+    }
+
+    /// The methods of `path` when it is a route without parameters.
+    pub fn literal(&self, path: &str) -> Option<&[&'static str]> {
+        self.literal
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, methods)| methods.as_slice())
     }
 
     /// Whether `POST path` is an operation that requires a bearer token.

@@ -29,6 +29,30 @@ async fn wrong_method_is_a_405_problem_with_allow() {
 }
 
 #[tokio::test]
+async fn a_literal_route_is_not_taken_for_its_templated_siblings_id() {
+    let app = TestApp::spawn().await;
+    let owner = app.register_tenant(0, "owner@example.com").await;
+    // `import` is no customer id: the route is POST /v1/customers/import.
+    let response = app
+        .request(reqwest::Method::PATCH, "/v1/customers/import")
+        .bearer_auth(&owner.access_token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    problem_of(response, 405, "method_not_allowed").await;
+    let response = app
+        .request(reqwest::Method::PATCH, "/v1/customers/not-an-id")
+        .bearer_auth(&owner.access_token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    problem_of(response, 404, "not_found").await;
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_400_naming_the_position() {
     let app = TestApp::spawn_with_widgets().await;
     let response = app

@@ -416,9 +416,21 @@ fn collect(errors: &ValidationErrors, at: &Pointer, out: &mut Violations) {
     }
 }
 
-/// Path parameters that do not parse (a malformed id) name no resource: 404.
+/// Path parameters that do not parse (a malformed id) name no resource: 404. Unless the path
+/// is a route of its own that lacks this method (`PATCH /v1/customers/import` reaches
+/// `PATCH /v1/customers/{id}` with `import` as the id): then 405 with its `Allow`.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into())
+    web::PathConfig::default().error_handler(|_, req| {
+        let literal = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|s| s.routes.literal(req.path()).map(<[&str]>::to_vec));
+        match literal {
+            Some(methods) if !methods.contains(&req.method().as_str()) => {
+                ApiError::method_not_allowed(&methods).into()
+            }
+            _ => ApiError::not_found().into(),
+        }
+    })
 }
 
 /// Query parameters of the wrong type: 400 naming the parameter.

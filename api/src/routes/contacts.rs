@@ -144,7 +144,7 @@ fn contact_response(status: StatusCode, contact: &Contact) -> HttpResponse {
     security(("bearer_jwt" = [])),
     params(
         ("id" = Uuid, Path, description = "The customer's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     request_body = ContactInput,
     responses(

@@ -423,7 +423,7 @@ fn customer_response(status: StatusCode, customer: &Customer) -> HttpResponse {
     operation_id = "createCustomer",
     tag = "customers",
     security(("bearer_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     request_body(content = CustomerInput, example = json!({
         "legal_name": "ESCUELA KEMPER URGATE",
         "rfc": "EKU9003173C9",
@@ -810,7 +810,7 @@ impl Importable for Customer {
     security(("bearer_jwt" = [])),
     params(
         ImportQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     request_body(content = String, content_type = "text/csv", description = "A header line, then one customer per line",
         example = "external_id,legal_name,rfc,tax_regime,tax_postal_code,cfdi_use,emails,payment_terms_days\nSAP-C-1,ESCUELA KEMPER URGATE,EKU9003173C9,601,42501,G03,pagos@kemper.example;cxp@kemper.example,30\n"),

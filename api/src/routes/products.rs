@@ -517,7 +517,7 @@ fn product_response(status: StatusCode, product: &Product) -> HttpResponse {
     operation_id = "createProduct",
     tag = "products",
     security(("bearer_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     request_body(content = ProductInput, example = json!({
         "name": "Consultoría fiscal (hora)",
         "sku": "CONS-FIS-01",
@@ -911,7 +911,7 @@ impl Importable for Product {
     security(("bearer_jwt" = [])),
     params(
         ImportQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     request_body(content = String, content_type = "text/csv", description = "A header line, then one product per line",
         example = "external_id,name,sku,product_key,unit_key,unit_price,tax_object,taxes\nSAP-M-1,Consultoría fiscal (hora),CONS-FIS-01,80101500,HUR,1500.00,02,002:Tasa:0.160000\n"),

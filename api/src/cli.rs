@@ -208,6 +208,22 @@ fn serve(config: Config, listener: TcpListener, database_url: &str) -> Result<()
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let state = crate::startup::state(config, pool)?;
+    // Key rotation: what an older CSD_ENCRYPTION_KEY sealed is sealed again with the current one.
+    let rotated = persistence::pool::get(&state.pool)
+        .and_then(|mut conn| crate::routes::certificates::reencrypt_stored(&mut conn, &state.vault))
+        .map_err(|e| format!("cannot re-encrypt the stored CSD keys: {e}"))?;
+    if rotated.reencrypted > 0 {
+        log::info!(
+            "re-encrypted {} CSD private keys with the current CSD_ENCRYPTION_KEY",
+            rotated.reencrypted
+        );
+    }
+    if rotated.unreadable > 0 {
+        log::error!(
+            "{} CSD private keys open with no configured key: put the key that sealed them back in CSD_PREVIOUS_ENCRYPTION_KEYS",
+            rotated.unreadable
+        );
+    }
 
     actix_web::rt::System::new().block_on(async move {
         let server = crate::startup::serve(state, listener, workers)

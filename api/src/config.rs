@@ -2,18 +2,21 @@
 //!
 //! | variable | default | meaning |
 //! | --- | --- | --- |
-//! | `APP_ENV` | `development` | `development` or `production`; production refuses to start without `JWT_SECRET` |
+//! | `APP_ENV` | `development` | `development` or `production`; production refuses to start without `JWT_SECRET` and `CSD_ENCRYPTION_KEY` |
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset starts a project-local cluster in `DATA_DIR/postgres` |
 //! | `DATABASE_POOL_SIZE` | `10` | connections in the pool (1–500) |
 //! | `DATABASE_POOL_TIMEOUT_MS` | `5000` | wait for a connection before answering 503 |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | `30000` | `statement_timeout` of every connection |
-//! | `DATA_DIR` | `./data` | local cluster (`postgres/`) and the development JWT secret |
+//! | `DATA_DIR` | `./data` | local cluster (`postgres/`), the development JWT secret and CSD encryption key |
 //! | `PG_BINDIR` | found | directory of `initdb`/`pg_ctl`/`postgres` for the local cluster |
 //! | `BIND_ADDRESS` | `127.0.0.1:8080` | where the server listens |
 //! | `HTTP_WORKERS` | number of CPUs | HTTP worker threads (1–64) |
 //! | `PUBLIC_BASE_URL` | `http://<BIND_ADDRESS>` | absolute URL clients use; links in emails are built from it |
 //! | `JWT_SECRET` | generated in development | HMAC key that signs access tokens (≥ 32 bytes) |
 //! | `JWT_PREVIOUS_SECRETS` | empty | comma-separated older keys still accepted while tokens signed with them expire |
+//! | `CSD_ENCRYPTION_KEY` | generated in development | base64 of 32 bytes: the AES-256-GCM key that encrypts the CSD private keys at rest; in development generated once into `DATA_DIR/csd-encryption-key` |
+//! | `CSD_PREVIOUS_ENCRYPTION_KEYS` | empty | comma-separated former keys: what they encrypted still opens, and is re-encrypted with the current key at start-up |
+//! | `PAC` | `sandbox` | who stamps CFDIs; `sandbox` (the only one so far) also accepts SAT's expired test CSDs |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS; none by default |
 //! | `TRUSTED_PROXIES` | empty | comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client; empty ignores the header |
 //! | `REQUEST_BODY_LIMIT` | `1048576` | largest accepted request body in bytes |
@@ -29,6 +32,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+
+use crate::vault::EncryptionKey;
 
 /// Where the service runs; decides how strict start-up is about secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +78,22 @@ pub struct JwtKeys {
     pub previous: Vec<SigningKey>,
 }
 
+/// The keys of the CSD vault ([`crate::vault::Vault`]).
+#[derive(Debug, Clone)]
+pub struct CsdKeys {
+    /// Encrypts new CSD private keys.
+    pub current: EncryptionKey,
+    /// Still decrypt what they encrypted before a rotation.
+    pub previous: Vec<EncryptionKey>,
+}
+
+/// The PAC (proveedor autorizado de certificación) that stamps CFDIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pac {
+    /// The built-in sandbox PAC: stamps without fiscal value.
+    Sandbox,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -88,6 +109,10 @@ pub struct Config {
     /// `None` in development until [`Config::resolve_jwt_keys`] generates or loads one.
     pub jwt_secret: Option<SecretString>,
     pub jwt_previous_secrets: Vec<SecretString>,
+    /// `None` in development until [`Config::resolve_csd_keys`] generates or loads one.
+    pub csd_encryption_key: Option<EncryptionKey>,
+    pub csd_previous_encryption_keys: Vec<EncryptionKey>,
+    pub pac: Pac,
     pub cors_allowed_origins: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs or
     /// addresses). Empty: the TCP peer is the client, and the header is ignored.
@@ -115,6 +140,13 @@ impl Config {
             self.import_body_limit.max(self.request_body_limit)
         } else {
             self.request_body_limit
+        }
+    }
+
+    /// How uploaded CSDs are checked: the sandbox PAC accepts SAT's own (expired) test CSDs.
+    pub fn csd_mode(&self) -> domain::csd::Mode {
+        match self.pac {
+            Pac::Sandbox => domain::csd::Mode::Sandbox,
         }
     }
 
@@ -232,6 +264,35 @@ impl Config {
             })
             .unwrap_or_default();
 
+        let encryption_key = |name: &str, value: &str, errors: &mut Vec<String>| {
+            EncryptionKey::from_base64(value)
+                .map_err(|e| errors.push(format!("{name}: {e}")))
+                .ok()
+        };
+        let csd_encryption_key = get("CSD_ENCRYPTION_KEY")
+            .and_then(|v| encryption_key("CSD_ENCRYPTION_KEY", v, &mut errors));
+        if get("CSD_ENCRYPTION_KEY").is_none() && environment == Environment::Production {
+            errors.push("CSD_ENCRYPTION_KEY is required when APP_ENV=production".into());
+        }
+        let csd_previous_encryption_keys = get("CSD_PREVIOUS_ENCRYPTION_KEYS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .filter_map(|s| encryption_key("CSD_PREVIOUS_ENCRYPTION_KEYS", s, &mut errors))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pac = match get("PAC").unwrap_or("sandbox") {
+            "sandbox" => Pac::Sandbox,
+            other => {
+                errors.push(format!(
+                    "PAC must be `sandbox` (the only PAC so far), not `{other}`"
+                ));
+                Pac::Sandbox
+            }
+        };
+
         let cors_allowed_origins: Vec<String> = get("CORS_ALLOWED_ORIGINS")
             .map(|list| {
                 list.split(',')
@@ -312,6 +373,9 @@ impl Config {
             public_base_url,
             jwt_secret,
             jwt_previous_secrets,
+            csd_encryption_key,
+            csd_previous_encryption_keys,
+            pac,
             cors_allowed_origins,
             trusted_proxies,
             request_body_limit,
@@ -330,7 +394,22 @@ impl Config {
             None if self.environment == Environment::Production => {
                 return Err("JWT_SECRET is required when APP_ENV=production".into());
             }
-            None => load_or_create_secret(&self.data_dir.join("jwt-secret"))?,
+            None => load_or_create(
+                &self.data_dir.join("jwt-secret"),
+                "JWT secret",
+                || SecretString::from(hex::encode(rand::random::<[u8; 32]>())),
+                |secret| SecretString::from(secret.expose_secret().to_string()),
+                |text, path| {
+                    if text.len() >= MIN_SECRET_LEN {
+                        Ok(SecretString::from(text.to_string()))
+                    } else {
+                        Err(format!(
+                            "{} is shorter than {MIN_SECRET_LEN} bytes; delete it to generate a new one",
+                            path.display()
+                        ))
+                    }
+                },
+            )?,
         };
         Ok(JwtKeys {
             current: SigningKey::new(current),
@@ -340,6 +419,36 @@ impl Config {
                 .cloned()
                 .map(SigningKey::new)
                 .collect(),
+        })
+    }
+
+    /// The CSD vault's keys: the configured key, or in development one generated on first
+    /// start and kept in `DATA_DIR/csd-encryption-key`, so stored CSDs open after a restart.
+    pub fn resolve_csd_keys(&self) -> Result<CsdKeys, String> {
+        let current = match &self.csd_encryption_key {
+            Some(key) => key.clone(),
+            None if self.environment == Environment::Production => {
+                return Err("CSD_ENCRYPTION_KEY is required when APP_ENV=production".into());
+            }
+            None => load_or_create(
+                &self.data_dir.join("csd-encryption-key"),
+                "CSD encryption key",
+                EncryptionKey::generate,
+                |key| SecretString::from(key.to_base64().as_str()),
+                |text, path| {
+                    EncryptionKey::from_base64(text).map_err(|_| {
+                        format!(
+                            "{} does not hold the base64 of 32 bytes; restore it from a backup \
+                             (the CSD private keys stored with it open only with it)",
+                            path.display()
+                        )
+                    })
+                },
+            )?,
+        };
+        Ok(CsdKeys {
+            current,
+            previous: self.csd_previous_encryption_keys.clone(),
         })
     }
 }
@@ -368,27 +477,26 @@ fn whole_number(
     }
 }
 
-fn load_or_create_secret(path: &Path) -> Result<SecretString, String> {
+/// A development secret kept in the file `path` (mode 0600): read when it exists, else
+/// made with `generate` and written (`to_text` gives what the file holds).
+fn load_or_create<T>(
+    path: &Path,
+    what: &str,
+    generate: impl FnOnce() -> T,
+    to_text: impl FnOnce(&T) -> SecretString,
+    parse: impl FnOnce(&str, &Path) -> Result<T, String>,
+) -> Result<T, String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 
     match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().len() >= MIN_SECRET_LEN => {
-            return Ok(SecretString::from(text.trim().to_string()));
-        }
-        Ok(_) => {
-            return Err(format!(
-                "{} is shorter than {MIN_SECRET_LEN} bytes; delete it to generate a new one",
-                path.display()
-            ));
-        }
+        Ok(text) => return parse(text.trim(), path),
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(format!("cannot read {}: {e}", path.display()));
         }
         Err(_) => {}
     }
-    let bytes: [u8; 32] = rand::random();
-    let secret = hex::encode(bytes);
+    let secret = generate();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -399,10 +507,10 @@ fn load_or_create_secret(path: &Path) -> Result<SecretString, String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(secret.as_bytes())
+    file.write_all(to_text(&secret).expose_secret().as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    log::info!("generated a development JWT secret in {}", path.display());
-    Ok(SecretString::from(secret))
+    log::info!("generated a development {what} in {}", path.display());
+    Ok(secret)
 }
 
 #[cfg(test)]
@@ -446,25 +554,42 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "app.example.com"),
             ("JWT_PREVIOUS_SECRETS", "short"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("CSD_PREVIOUS_ENCRYPTION_KEYS", "c2hvcnQ="),
+            ("PAC", "finkok"),
         ]))
         .err()
         .map(|e| e.0)
         .unwrap_or_default();
-        assert_eq!(err.len(), 6, "{err:?}");
+        assert_eq!(err.len(), 9, "{err:?}");
         assert!(err.iter().any(|e| e.contains("proxy.internal")));
         assert!(err.iter().any(|e| e.contains("JWT_SECRET is required")));
+        assert!(
+            err.iter()
+                .any(|e| e.contains("CSD_ENCRYPTION_KEY is required"))
+        );
+        assert!(
+            err.iter()
+                .any(|e| e.starts_with("CSD_PREVIOUS_ENCRYPTION_KEYS: "))
+        );
+        assert!(err.iter().any(|e| e.contains("`finkok`")));
     }
 
     #[test]
     fn secrets_never_show_in_debug_output() -> Result<(), ConfigError> {
         let secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+        let csd_key = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
         let config = Config::from_vars(&vars(&[
             ("JWT_SECRET", secret),
             ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+            ("CSD_ENCRYPTION_KEY", csd_key),
+            ("CSD_PREVIOUS_ENCRYPTION_KEYS", csd_key),
         ]))?;
         let shown = format!("{config:?}");
         assert!(!shown.contains(secret), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains(csd_key), "{shown}");
+        assert!(!shown.contains("171, 205"), "{shown}");
+        assert_eq!(config.csd_mode(), domain::csd::Mode::Sandbox);
         Ok(())
     }
 
@@ -486,5 +611,56 @@ mod tests {
             .map_err(|e| e.to_string())?;
         assert_eq!(mode, 0o600);
         Ok(())
+    }
+
+    #[test]
+    fn development_csd_key_is_generated_once_and_kept() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir_str = dir.path().to_string_lossy().to_string();
+        let config =
+            Config::from_vars(&vars(&[("DATA_DIR", &dir_str)])).map_err(|e| e.to_string())?;
+        let first = config.resolve_csd_keys()?;
+        let second = config.resolve_csd_keys()?;
+        assert_eq!(first.current.id(), second.current.id());
+        let path = dir.path().join("csd-encryption-key");
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let read = EncryptionKey::from_base64(&text).map_err(|e| e.to_string())?;
+        assert_eq!(read.id(), first.current.id());
+        let mode = std::fs::metadata(&path)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .map_err(|e| e.to_string())?;
+        assert_eq!(mode, 0o600);
+
+        // A damaged file is refused, never silently replaced.
+        std::fs::write(&path, "not a key").map_err(|e| e.to_string())?;
+        let err = config.resolve_csd_keys().err().unwrap_or_default();
+        assert!(err.contains("restore it from a backup"), "{err}");
+
+        // A configured key is used as it is, the file is not read.
+        let configured = Config::from_vars(&vars(&[
+            ("DATA_DIR", &dir_str),
+            ("CSD_ENCRYPTION_KEY", &first.current.to_base64()),
+        ]))
+        .map_err(|e| e.to_string())?;
+        assert_eq!(
+            configured.resolve_csd_keys()?.current.id(),
+            first.current.id()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn production_needs_the_csd_key() {
+        let err = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
+        ]))
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+        assert_eq!(
+            err,
+            ["CSD_ENCRYPTION_KEY is required when APP_ENV=production"]
+        );
     }
 }

@@ -18,3 +18,4 @@ pub mod problem;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod vault;

@@ -34,6 +34,7 @@ pub fn pool(config: &Config, database_url: &str) -> DbPool {
 /// Everything the handlers share; computed once.
 pub fn state(config: Config, pool: DbPool) -> Result<AppState, String> {
     let jwt_keys = config.resolve_jwt_keys()?;
+    let csd_keys = config.resolve_csd_keys()?;
     let spec = crate::openapi::spec();
     let openapi_json = spec
         .to_json()
@@ -42,6 +43,10 @@ pub fn state(config: Config, pool: DbPool) -> Result<AppState, String> {
         .map_err(|e| format!("cannot use the JWT signing keys: {e}"))?;
     Ok(AppState {
         tokens: Arc::new(tokens),
+        vault: Arc::new(crate::vault::Vault::new(
+            &csd_keys.current,
+            &csd_keys.previous,
+        )),
         pool,
         config: Arc::new(config),
         jwt_keys: Arc::new(jwt_keys),

@@ -1,4 +1,5 @@
-//! What every handler can reach: the pool, the configuration, metrics and the route table.
+//! What every handler can reach: the pool, the configuration, the keys, metrics and the route
+//! table.
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub jwt_keys: Arc<JwtKeys>,
     /// Signs and verifies access tokens with `jwt_keys`.
     pub tokens: Arc<crate::auth::tokens::TokenKeys>,
+    /// Encrypts and decrypts the CSD private keys at rest.
+    pub vault: Arc<crate::vault::Vault>,
     pub metrics: Metrics,
     pub routes: Arc<RouteTable>,
     /// The OpenAPI document, serialized once at start-up.

@@ -100,6 +100,17 @@ fn production_requires_a_jwt_secret() {
     assert_one_line_failure(&output, "JWT_SECRET is required");
 }
 
+#[test]
+fn production_requires_a_csd_encryption_key() {
+    let output = api()
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "a-production-secret-of-at-least-32-bytes")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&output, "CSD_ENCRYPTION_KEY is required");
+}
+
 /// Starts the server on `port` with its data in `data_dir`; returns once it prints its address.
 fn start(data_dir: &Path, port: u16) -> (Child, String) {
     let mut child = api()
@@ -190,6 +201,12 @@ fn runs_with_no_configuration_on_its_own_cluster_and_keeps_data_across_restarts(
         !stderr.contains(secret.trim()),
         "the JWT secret was logged: {stderr}"
     );
+    let csd_key = std::fs::read_to_string(dir.path().join("csd-encryption-key")).unwrap();
+    assert!(api::vault::EncryptionKey::from_base64(&csd_key).is_ok());
+    assert!(
+        !stderr.contains(csd_key.trim()),
+        "the CSD encryption key was logged: {stderr}"
+    );
 
     let (child, _) = start(dir.path(), port);
     assert_eq!(
@@ -217,4 +234,9 @@ fn runs_with_no_configuration_on_its_own_cluster_and_keeps_data_across_restarts(
     let (clean, stderr) = stop(child);
     assert!(clean, "{stderr}");
     assert!(!cluster.is_running());
+    // The development CSD key is kept, or the stored CSDs would no longer open.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("csd-encryption-key")).unwrap(),
+        csd_key
+    );
 }

@@ -381,8 +381,9 @@ impl PrivateKey {
         })
     }
 
-    /// Reads an unencrypted PKCS#8 DER RSA key (the sandbox PAC's, which is public anyway).
-    pub(crate) fn from_pkcs8_der(bytes: &[u8]) -> Result<Self, KeyError> {
+    /// Reads an unencrypted PKCS#8 DER RSA key: the sandbox PAC's (public anyway), or a CSD
+    /// key the service stored, encrypted at rest, after [`PrivateKey::to_pkcs8_der`].
+    pub fn from_pkcs8_der(bytes: &[u8]) -> Result<Self, KeyError> {
         let info = pkcs8::PrivateKeyInfoRef::try_from(bytes).map_err(|_| KeyError::Malformed)?;
         let key = rsa::PrivateKey::try_from(info).map_err(|_| KeyError::NotRsa)?;
         Ok(Self {
@@ -398,6 +399,13 @@ impl PrivateKey {
     /// Modulus size in bits (2048 for SAT's CSDs).
     pub fn modulus_bits(&self) -> usize {
         self.signing_key.as_ref().size() * 8
+    }
+
+    /// The key as unencrypted PKCS#8 DER, to be stored encrypted by the service so that it
+    /// can seal without the password the taxpayer typed once. The document zeroizes its
+    /// bytes on drop; [`PrivateKey::from_pkcs8_der`] reads it back.
+    pub fn to_pkcs8_der(&self) -> Result<pkcs8::SecretDocument, pkcs8::Error> {
+        rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(self.signing_key.as_ref())
     }
 }
 
@@ -451,7 +459,23 @@ pub struct Csd {
     key: PrivateKey,
 }
 
+/// [`Csd::from_parts`] was given a key that is not the certificate's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the private key is not the key of the certificate")]
+pub struct KeyMismatch;
+
 impl Csd {
+    /// Rebuilds a CSD from a certificate and key that were checked together before (by
+    /// [`Csd::from_upload`]) and stored. Only the pairing is checked again: the RFC and the
+    /// validity are the caller's to check at the moment of use ([`check_certificate`]).
+    pub fn from_parts(certificate: Certificate, key: PrivateKey) -> Result<Self, KeyMismatch> {
+        if key.public_key() == *certificate.public_key() {
+            Ok(Self { certificate, key })
+        } else {
+            Err(KeyMismatch)
+        }
+    }
+
     /// The certificate: `NoCertificado` and `Certificado` of the CFDIs sealed with it.
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
@@ -890,6 +914,39 @@ pub(crate) mod tests {
             codes_at(&found),
             [pair("/certificate", codes::CERTIFICATE_IS_FIEL)]
         );
+    }
+
+    #[test]
+    fn a_stored_key_rebuilds_the_csd_it_came_from() {
+        let cer = test_csd("eku9003173c9_csd.cer");
+        let csd = Csd::from_upload(
+            &cer,
+            &test_csd("eku9003173c9_csd.key"),
+            TEST_PASSWORD,
+            &rfc("EKU9003173C9"),
+            at(2026, 12, 1),
+            Mode::Sandbox,
+        )
+        .unwrap();
+        let stored = csd.key().to_pkcs8_der().unwrap();
+        // Plain PKCS#8, readable without the password, and not SAT's encrypted .key.
+        assert_ne!(
+            stored.as_bytes(),
+            test_csd("eku9003173c9_csd.key").as_slice()
+        );
+        let key = PrivateKey::from_pkcs8_der(stored.as_bytes()).unwrap();
+        let rebuilt = Csd::from_parts(Certificate::from_der(&cer).unwrap(), key).unwrap();
+        assert_eq!(
+            rebuilt.certificate().number().as_str(),
+            "30001000000400002434"
+        );
+        let cadena = "||4.0|A|1|2024-05-01T10:00:00|01|1000.00|MXN|1160.00||";
+        let sello = seal(rebuilt.key(), cadena);
+        assert_eq!(sello, seal(csd.key(), cadena));
+        assert!(verify(rebuilt.certificate(), cadena, &sello));
+
+        let cacx = Certificate::from_der(&test_csd("cacx7605101p8_csd.cer")).unwrap();
+        assert_eq!(Csd::from_parts(cacx, eku_key()).unwrap_err(), KeyMismatch);
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub enum StoreError {
     ForeignKeyViolation { constraint: String },
     #[error("migration failed: {0}")]
     Migration(String),
+    /// A stored value cannot be turned back into what was stored (a ciphertext that no
+    /// configured key opens, bytes that no longer parse): a fault of the deployment, not of
+    /// the request.
+    #[error("stored data cannot be read: {0}")]
+    Unreadable(String),
     #[error(transparent)]
     Query(DieselError),
 }

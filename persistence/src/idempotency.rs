@@ -52,29 +52,44 @@ pub fn claim(
     stale_after: Duration,
 ) -> Result<Claim, StoreError> {
     conn.transaction(|conn| {
-        let inserted = diesel::insert_into(ik::idempotency_keys)
-            .values((
-                ik::scope.eq(scope),
-                ik::key.eq(key),
-                ik::request_fingerprint.eq(fingerprint),
-                ik::locked_at.eq(Utc::now()),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-        if inserted == 1 {
-            return Ok(Claim::Acquired);
+        // The row that made the insert conflict can be gone by the time it is read: a request
+        // that failed validation releases its key as it ends, and the pruner deletes old ones.
+        // Then the key is free, and the next insert takes it (each statement sees what was
+        // committed before it).
+        let mut found = None;
+        for _ in 0..3 {
+            let inserted = diesel::insert_into(ik::idempotency_keys)
+                .values((
+                    ik::scope.eq(scope),
+                    ik::key.eq(key),
+                    ik::request_fingerprint.eq(fingerprint),
+                    ik::locked_at.eq(Utc::now()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+            if inserted == 1 {
+                return Ok(Claim::Acquired);
+            }
+            found = ik::idempotency_keys
+                .filter(ik::scope.eq(scope).and(ik::key.eq(key)))
+                .select((
+                    ik::request_fingerprint,
+                    ik::locked_at,
+                    ik::response_status,
+                    ik::response_headers,
+                    ik::response_body,
+                ))
+                .for_update()
+                .first::<Row>(conn)
+                .optional()?;
+            if found.is_some() {
+                break;
+            }
         }
-        let row: Row = ik::idempotency_keys
-            .filter(ik::scope.eq(scope).and(ik::key.eq(key)))
-            .select((
-                ik::request_fingerprint,
-                ik::locked_at,
-                ik::response_status,
-                ik::response_headers,
-                ik::response_body,
-            ))
-            .for_update()
-            .first(conn)?;
+        // Released three times in a row: requests with this key are racing; the caller retries.
+        let Some(row) = found else {
+            return Ok(Claim::InFlight);
+        };
         if row.request_fingerprint != fingerprint {
             return Ok(Claim::Mismatch);
         }

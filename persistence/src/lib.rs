@@ -6,6 +6,7 @@
 //! parameter.
 
 pub mod catalogs;
+pub mod certificates;
 pub mod cluster;
 pub mod customers;
 pub mod error;

@@ -247,3 +247,22 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    certificates (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        number -> Text,
+        rfc -> Text,
+        legal_name -> Text,
+        valid_from -> Timestamptz,
+        valid_to -> Timestamptz,
+        certificate_der -> Bytea,
+        private_key_ciphertext -> Bytea,
+        encryption_key_id -> Text,
+        active -> Bool,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

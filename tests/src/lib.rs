@@ -258,11 +258,15 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// The CSD encryption key (`CSD_ENCRYPTION_KEY`) of every test app: base64 of 32 bytes.
+pub const CSD_ENCRYPTION_KEY: &str = "wllEjbI+JvPOeZ3637jkyggockD40tZvXQHhzUiqqpY=";
+
 /// Configuration every test app starts from; tests override entries with [`TestApp::spawn_with`].
 pub fn base_vars(database_url: &str) -> HashMap<String, String> {
     [
         ("DATABASE_URL", database_url),
         ("JWT_SECRET", "test-secret-that-is-long-enough-0123456789"),
+        ("CSD_ENCRYPTION_KEY", CSD_ENCRYPTION_KEY),
         ("DATABASE_POOL_SIZE", "4"),
         // Long enough that a loaded machine's slow new connection is not a 503, short because
         // each test's runtime waits that long at shutdown (see the note in the README). The
@@ -457,6 +461,36 @@ impl Tenant {
 
 /// Two organizations whose RFCs are valid: SAT's test company and test individual.
 pub const TENANTS: [(&str, &str); 2] = [("EKU9003173C9", "601"), ("CACX7605101P8", "612")];
+
+/// The password of SAT's test CSDs.
+pub const TEST_CSD_PASSWORD: &str = "12345678a";
+
+/// A file of SAT's public test CSDs (`shared/sat/test-csd/`, beside the repository), such as
+/// `eku9003173c9_csd.cer`.
+pub fn test_csd(file: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/sat/test-csd")
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read SAT's test CSD {}: {e} (shared/ must be beside the repository)",
+            path.display()
+        )
+    })
+}
+
+/// The body of `POST /v1/organization/certificates` with the test CSD of organization `n` of
+/// [`TENANTS`].
+pub fn csd_upload(n: usize) -> serde_json::Value {
+    use base64::Engine as _;
+    let name = TENANTS[n].0.to_lowercase();
+    let b64 = |file: &str| base64::engine::general_purpose::STANDARD.encode(test_csd(file));
+    serde_json::json!({
+        "certificate": b64(&format!("{name}_csd.cer")),
+        "private_key": b64(&format!("{name}_csd.key")),
+        "password": TEST_CSD_PASSWORD,
+    })
+}
 
 impl TestApp {
     /// Registers organization `n` of [`TENANTS`] with owner `email`.

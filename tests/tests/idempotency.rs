@@ -213,3 +213,31 @@ async fn keys_belong_to_their_tenant() {
     }
     assert_eq!(count(&app).await, 2);
 }
+
+/// A key released (a request that failed validation) or pruned between a claim's insert and
+/// its read is free: the claim takes it, it does not fail. Two threads claim and release the
+/// same key as fast as they can; before the claim retried, some claims ended in NotFound.
+#[test]
+fn a_key_released_while_it_is_claimed_is_taken() {
+    use persistence::idempotency::{Claim, claim, release};
+    let db = tests::TestDb::create();
+    let race = |fingerprint: &'static [u8]| {
+        let mut conn = db.connect();
+        move || {
+            for _ in 0..300 {
+                match claim(&mut conn, "race", "k", fingerprint, Duration::from_secs(60)) {
+                    Ok(Claim::Acquired) => release(&mut conn, "race", "k").unwrap(),
+                    Ok(_) => {}
+                    Err(e) => panic!("claim failed: {e}"),
+                }
+            }
+        }
+    };
+    let (a, b) = (race(&[1; 32]), race(&[2; 32]));
+    std::thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = s.spawn(b);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}

@@ -19,8 +19,10 @@ use tests::{Team, TestApp, json_of, smtp::SmtpSink};
 ///
 /// `path` and `body` may name fixtures, replaced before each call:
 /// `{owner}` the owner's user id, `{self}` the caller's own user id, `{fresh_user}` a viewer
-/// invited for this call only, `{fresh_client}` an API client created for this call only, and
-/// `{n}` a number unique to the call.
+/// invited for this call only, `{fresh_client}` an API client created for this call only,
+/// `{certificate}` the organization's test CSD uploaded afresh, `{csd_upload}` the body that
+/// uploads it (with the organization's certificates deleted first), and `{n}` a number unique
+/// to the call.
 struct Case {
     operation: &'static str,
     method: Method,
@@ -293,6 +295,43 @@ fn cases() -> Vec<Case> {
             None,
             [204, 204, 403, 403, 204],
         ),
+        // The organization's CSDs: every role reads; owners and admins (and admin clients)
+        // upload, activate and delete.
+        case(
+            "createCertificate",
+            Method::POST,
+            "/v1/organization/certificates",
+            Some("{csd_upload}"),
+            [201, 201, 403, 403, 201],
+        ),
+        case(
+            "listCertificates",
+            Method::GET,
+            "/v1/organization/certificates",
+            None,
+            [200; 5],
+        ),
+        case(
+            "getCertificate",
+            Method::GET,
+            "/v1/organization/certificates/{certificate}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "activateCertificate",
+            Method::POST,
+            "/v1/organization/certificates/{certificate}/activate",
+            None,
+            [200, 200, 403, 403, 200],
+        ),
+        case(
+            "deleteCertificate",
+            Method::DELETE,
+            "/v1/organization/certificates/{certificate}",
+            None,
+            [204, 204, 403, 403, 204],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -372,6 +411,48 @@ async fn customer_and_contact(app: &TestApp, token: &str, n: usize) -> (String, 
         .unwrap()
         .to_string();
     (customer, contact)
+}
+
+/// Deletes every certificate of the organization, so that the test CSD can be uploaded again.
+async fn clear_certificates(app: &TestApp, token: &str) {
+    let response = app
+        .get("/v1/organization/certificates?limit=100")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    for certificate in json_of(response, 200).await["data"].as_array().unwrap() {
+        let response = app
+            .request(
+                Method::DELETE,
+                &format!(
+                    "/v1/organization/certificates/{}",
+                    certificate["id"].as_str().unwrap()
+                ),
+            )
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+}
+
+/// Uploads organization `n`'s test CSD with `token` (after deleting what it had); returns its
+/// id.
+async fn certificate(app: &TestApp, token: &str, n: usize) -> String {
+    clear_certificates(app, token).await;
+    let response = app
+        .post("/v1/organization/certificates")
+        .bearer_auth(token)
+        .json(&tests::csd_upload(n))
+        .send()
+        .await
+        .unwrap();
+    json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The operations of the spec that need an access token.
@@ -457,6 +538,14 @@ async fn expand(
         let id = series(app, &team.owner.access_token, n).await;
         text = text.replace("{series}", &id);
     }
+    if text.contains("{csd_upload}") {
+        clear_certificates(app, &team.owner.access_token).await;
+        text = text.replace("{csd_upload}", &tests::csd_upload(0).to_string());
+    }
+    if text.contains("{certificate}") {
+        let id = certificate(app, &team.owner.access_token, 0).await;
+        text = text.replace("{certificate}", &id);
+    }
     if text.contains("{fresh_client}") {
         let response = app
             .post("/v1/api-clients")
@@ -536,7 +625,8 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{customer}", &team.owner.user_id)
             .replace("{contact}", &team.owner.user_id)
             .replace("{product}", &team.owner.user_id)
-            .replace("{series}", &team.owner.user_id);
+            .replace("{series}", &team.owner.user_id)
+            .replace("{certificate}", &team.owner.user_id);
         let response = app
             .request(case.method.clone(), &path)
             .send()
@@ -684,6 +774,27 @@ fn other_tenant_cases() -> Vec<Case> {
             None,
             [404, 404, 403, 403, 404],
         ),
+        case(
+            "getCertificate",
+            Method::GET,
+            "/v1/organization/certificates/{their_certificate}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "activateCertificate",
+            Method::POST,
+            "/v1/organization/certificates/{their_certificate}/activate",
+            None,
+            [404, 404, 403, 403, 404],
+        ),
+        case(
+            "deleteCertificate",
+            Method::DELETE,
+            "/v1/organization/certificates/{their_certificate}",
+            None,
+            [404, 404, 403, 403, 404],
+        ),
     ]
 }
 
@@ -728,6 +839,7 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     let (their_customer, their_contact) = customer_and_contact(&app, &them.access_token, 0).await;
     let their_product = product(&app, &them.access_token, 0).await;
     let their_series = series(&app, &them.access_token, 0).await;
+    let their_certificate = certificate(&app, &them.access_token, 1).await;
     let mut mismatches = Vec::new();
     for case in other_tenant_cases() {
         let path = case
@@ -737,7 +849,8 @@ async fn another_tenants_ids_are_404_on_every_operation() {
             .replace("{their_customer}", &their_customer)
             .replace("{their_contact}", &their_contact)
             .replace("{their_product}", &their_product)
-            .replace("{their_series}", &their_series);
+            .replace("{their_series}", &their_series)
+            .replace("{their_certificate}", &their_certificate);
         for (caller, token) in us.tokens().into_iter().enumerate() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {
@@ -822,6 +935,19 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     .await;
     assert_eq!(series["version"], 1);
     assert_eq!(series["next_folio"], 1);
+    let certificate = json_of(
+        app.get(&format!(
+            "/v1/organization/certificates/{their_certificate}"
+        ))
+        .bearer_auth(&them.access_token)
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(certificate["active"], true);
+    assert_eq!(certificate["version"], 1);
     // Revoked clients leave the list.
     assert!(
         clients["data"]

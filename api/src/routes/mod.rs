@@ -4,6 +4,7 @@
 pub mod api_clients;
 pub mod auth;
 pub mod catalogs;
+pub mod certificates;
 pub mod contacts;
 pub mod customers;
 pub mod imports;
@@ -45,6 +46,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(catalogs::list_entries)
         .service(catalogs::get_entry)
         .service(me::me)
+        .service(certificates::create)
+        .service(certificates::list)
+        .service(certificates::get_one)
+        .service(certificates::activate)
+        .service(certificates::remove)
         .service(customers::import)
         .service(customers::create)
         .service(customers::list)

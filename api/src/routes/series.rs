@@ -32,6 +32,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::concurrency::{IfMatch, etag};
 use crate::extract::{Json, MergePatch};
+use crate::middleware::idempotency::IdempotencyKey;
 use crate::pagination::{ListParams, Page, PageRequest, SortKey};
 use crate::problem::{ApiError, Problem};
 use crate::routes::resource::{RowBase, delete_guarded, merged, or_taken};
@@ -294,7 +295,7 @@ fn series_response(status: StatusCode, series: &Series) -> HttpResponse {
     operation_id = "createSeries",
     tag = "series",
     security(("bearer_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe: the same key and body replay the first answer")),
+    params(IdempotencyKey),
     request_body(content = SeriesInput, example = json!({
         "prefix": "F",
         "document_type": "I",

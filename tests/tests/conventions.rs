@@ -53,6 +53,22 @@ async fn a_literal_route_is_not_taken_for_its_templated_siblings_id() {
 }
 
 #[tokio::test]
+async fn nul_in_a_query_parameter_is_a_400_naming_it() {
+    let app = TestApp::spawn().await;
+    let owner = app.register_tenant(0, "owner@example.com").await;
+    for path in ["/v1/customers?q=a%00b", "/v1/products?sku=%00"] {
+        let response = app
+            .get(path)
+            .bearer_auth(&owner.access_token)
+            .send()
+            .await
+            .unwrap();
+        let problem = problem_of(response, 400, "invalid_query").await;
+        assert_eq!(problem["errors"][0]["code"], "invalid_characters", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_400_naming_the_position() {
     let app = TestApp::spawn_with_widgets().await;
     let response = app

@@ -26,6 +26,28 @@ fn client_request_id(req: &ServiceRequest) -> Option<String> {
     ok.then(|| value.to_string())
 }
 
+/// The first query parameter whose name or value holds a NUL character (`%00`), which no
+/// PostgreSQL text can store: refused here for every operation, so no filter reaches the
+/// database with one.
+fn nul_parameter(query: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| name.replace('\0', ""))
+}
+
+fn nul_in_query(name: &str) -> ApiError {
+    crate::pagination::invalid_query(
+        domain::validation::Violation::new(
+            domain::validation::Pointer::root().field(name),
+            "invalid_characters",
+            "query parameters must not contain NUL characters",
+        )
+        .into(),
+    )
+}
+
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -49,6 +71,9 @@ pub async fn request_context(
                 && declared > limit
             {
                 return Ok(req.into_response(ApiError::payload_too_large(limit).error_response()));
+            }
+            if let Some(name) = nul_parameter(req.query_string()) {
+                return Ok(req.into_response(nul_in_query(&name).error_response()));
             }
             match next.call(req).await {
                 Ok(res) => Ok(as_problem(res.map_into_boxed_body())),

@@ -17,6 +17,7 @@
 //! | `CSD_ENCRYPTION_KEY` | generated in development | base64 of 32 bytes: the AES-256-GCM key that encrypts the CSD private keys at rest; in development generated once into `DATA_DIR/csd-encryption-key` |
 //! | `CSD_PREVIOUS_ENCRYPTION_KEYS` | empty | comma-separated former keys: what they encrypted still opens, and is re-encrypted with the current key at start-up |
 //! | `PAC` | `sandbox` | who stamps CFDIs; `sandbox` (the only one so far) also accepts SAT's expired test CSDs |
+//! | `PAC_SANDBOX_FAILURE_RATE` | `0` | share (0–1) of sandbox stamps that fail as an unavailable PAC would, to exercise the retry path (tests, staging); refused in production |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS; none by default |
 //! | `TRUSTED_PROXIES` | empty | comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client; empty ignores the header |
 //! | `REQUEST_BODY_LIMIT` | `1048576` | largest accepted request body in bytes |
@@ -113,6 +114,8 @@ pub struct Config {
     pub csd_encryption_key: Option<EncryptionKey>,
     pub csd_previous_encryption_keys: Vec<EncryptionKey>,
     pub pac: Pac,
+    /// Share of sandbox stamps made to fail (`PAC_SANDBOX_FAILURE_RATE`).
+    pub pac_sandbox_failure_rate: f64,
     pub cors_allowed_origins: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs or
     /// addresses). Empty: the TCP peer is the client, and the header is ignored.
@@ -293,6 +296,19 @@ impl Config {
             }
         };
 
+        let pac_sandbox_failure_rate = match get("PAC_SANDBOX_FAILURE_RATE").map(str::parse::<f64>)
+        {
+            None => 0.0,
+            Some(Ok(rate)) if (0.0..=1.0).contains(&rate) => rate,
+            Some(_) => {
+                errors.push("PAC_SANDBOX_FAILURE_RATE must be a number from 0 to 1".into());
+                0.0
+            }
+        };
+        if pac_sandbox_failure_rate > 0.0 && environment == Environment::Production {
+            errors.push("PAC_SANDBOX_FAILURE_RATE is for tests and staging, not production".into());
+        }
+
         let cors_allowed_origins: Vec<String> = get("CORS_ALLOWED_ORIGINS")
             .map(|list| {
                 list.split(',')
@@ -376,6 +392,7 @@ impl Config {
             csd_encryption_key,
             csd_previous_encryption_keys,
             pac,
+            pac_sandbox_failure_rate,
             cors_allowed_origins,
             trusted_proxies,
             request_body_limit,

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pac;
 pub mod pagination;
 pub mod problem;
 pub mod routes;

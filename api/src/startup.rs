@@ -47,6 +47,7 @@ pub fn state(config: Config, pool: DbPool) -> Result<AppState, String> {
             &csd_keys.current,
             &csd_keys.previous,
         )),
+        pac: crate::pac::from_config(config.pac_sandbox_failure_rate)?,
         pool,
         config: Arc::new(config),
         jwt_keys: Arc::new(jwt_keys),

@@ -18,6 +18,8 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::tokens::TokenKeys>,
     /// Encrypts and decrypts the CSD private keys at rest.
     pub vault: Arc<crate::vault::Vault>,
+    /// Stamps and cancels CFDIs (`PAC`).
+    pub pac: Arc<dyn domain::pac::Pac>,
     pub metrics: Metrics,
     pub routes: Arc<RouteTable>,
     /// The OpenAPI document, serialized once at start-up.

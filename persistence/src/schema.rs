@@ -266,3 +266,75 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        customer_id -> Uuid,
+        document_type -> Text,
+        status -> Text,
+        series_id -> Nullable<Uuid>,
+        serie -> Nullable<Text>,
+        folio -> Nullable<Int8>,
+        currency -> Text,
+        exchange_rate -> Nullable<Numeric>,
+        payment_method -> Nullable<Text>,
+        payment_form -> Nullable<Text>,
+        cfdi_use -> Text,
+        export -> Text,
+        payment_terms -> Nullable<Text>,
+        due_date -> Nullable<Date>,
+        notes -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        metadata -> Jsonb,
+        lines -> Jsonb,
+        related -> Jsonb,
+        global_information -> Nullable<Jsonb>,
+        totals -> Jsonb,
+        total -> Numeric,
+        balance -> Numeric,
+        payment_status -> Text,
+        issued_at -> Nullable<Timestamptz>,
+        uuid -> Nullable<Uuid>,
+        search -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_stamps (invoice_id) {
+        invoice_id -> Uuid,
+        organization_id -> Uuid,
+        certificate_number -> Text,
+        sealed_xml -> Bytea,
+        sello -> Text,
+        pac -> Text,
+        xml -> Nullable<Bytea>,
+        uuid -> Nullable<Uuid>,
+        stamped_at -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_cancellations (invoice_id) {
+        invoice_id -> Uuid,
+        organization_id -> Uuid,
+        reason -> Text,
+        replacement_uuid -> Nullable<Uuid>,
+        status -> Text,
+        requested_by -> Nullable<Uuid>,
+        requested_at -> Timestamptz,
+        answered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(invoice_stamps -> invoices (invoice_id));
+diesel::joinable!(invoice_cancellations -> invoices (invoice_id));
+diesel::allow_tables_to_appear_in_same_query!(invoices, invoice_stamps, invoice_cancellations);

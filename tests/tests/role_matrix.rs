@@ -332,6 +332,65 @@ fn cases() -> Vec<Case> {
             None,
             [204, 204, 403, 403, 204],
         ),
+        // Invoices: every role reads and validates; viewers do not write or issue; only owners
+        // and admins cancel.
+        case(
+            "createInvoice",
+            Method::POST,
+            "/v1/invoices",
+            Some(INVOICE),
+            [201, 201, 201, 403, 201],
+        ),
+        case(
+            "validateInvoice",
+            Method::POST,
+            "/v1/invoices/validate",
+            Some(INVOICE),
+            [200; 5],
+        ),
+        case("listInvoices", Method::GET, "/v1/invoices", None, [200; 5]),
+        case(
+            "getInvoice",
+            Method::GET,
+            "/v1/invoices/{invoice}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "updateInvoice",
+            Method::PATCH,
+            "/v1/invoices/{invoice}",
+            Some(r#"{"notes": "Entrega parcial"}"#),
+            [200, 200, 200, 403, 200],
+        ),
+        case(
+            "deleteInvoice",
+            Method::DELETE,
+            "/v1/invoices/{invoice}",
+            None,
+            [204, 204, 204, 403, 204],
+        ),
+        case(
+            "issueInvoice",
+            Method::POST,
+            "/v1/invoices/{issuable}/issue",
+            None,
+            [200, 200, 200, 403, 200],
+        ),
+        case(
+            "getInvoiceXml",
+            Method::GET,
+            "/v1/invoices/{issued}/xml",
+            None,
+            [200; 5],
+        ),
+        case(
+            "cancelInvoice",
+            Method::POST,
+            "/v1/invoices/{issued}/cancel",
+            Some(r#"{"reason": "02"}"#),
+            [200, 200, 403, 403, 200],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -353,6 +412,64 @@ const CUSTOMER: &str = r#"{"legal_name": "ESCUELA KEMPER URGATE", "rfc": "EKU900
 const PRODUCT: &str = r#"{"name": "Consultoría {n}", "product_key": "80101500", "unit_key": "HUR",
     "unit_price": "1500.00", "tax_object": "02",
     "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}], "external_id": "P{n}"}"#;
+
+/// A valid invoice for `{customer}`.
+const INVOICE: &str = r#"{"customer_id": "{customer}", "payment_method": "PUE", "payment_form": "03",
+    "lines": [{"quantity": "1", "unit_price": "100.00", "description": "Servicio",
+    "product_key": "84111506", "unit_key": "E48", "tax_object": "02",
+    "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}]}]}"#;
+
+/// Creates a draft invoice with `token` for a new customer; returns its id.
+async fn invoice(app: &TestApp, token: &str, n: usize) -> String {
+    let (customer, _) = customer_and_contact(app, token, n + 100_000).await;
+    let response = app
+        .post("/v1/invoices")
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(INVOICE.replace("{customer}", &customer))
+        .send()
+        .await
+        .unwrap();
+    json_of(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Gives the organization (SAT's test company) its CSD if it has no active one.
+async fn ensure_csd(app: &TestApp, token: &str) {
+    let listed = json_of(
+        app.get("/v1/organization/certificates?limit=100")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let active = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["active"] == true);
+    if !active {
+        certificate(app, token, 0).await;
+    }
+}
+
+/// Creates and issues an invoice with `token`; returns its id.
+async fn issued_invoice(app: &TestApp, token: &str, n: usize) -> String {
+    ensure_csd(app, token).await;
+    let id = invoice(app, token, n).await;
+    let response = app
+        .post(&format!("/v1/invoices/{id}/issue"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    json_of(response, 200).await;
+    id
+}
 
 /// Creates a product with `token`; returns its id.
 async fn product(app: &TestApp, token: &str, n: usize) -> String {
@@ -534,6 +651,19 @@ async fn expand(
         let id = product(app, &team.owner.access_token, n).await;
         text = text.replace("{product}", &id);
     }
+    if text.contains("{invoice}") {
+        let id = invoice(app, &team.owner.access_token, n).await;
+        text = text.replace("{invoice}", &id);
+    }
+    if text.contains("{issued}") {
+        let id = issued_invoice(app, &team.owner.access_token, n).await;
+        text = text.replace("{issued}", &id);
+    }
+    if text.contains("{issuable}") {
+        ensure_csd(app, &team.owner.access_token).await;
+        let id = invoice(app, &team.owner.access_token, n).await;
+        text = text.replace("{issuable}", &id);
+    }
     if text.contains("{series}") {
         let id = series(app, &team.owner.access_token, n).await;
         text = text.replace("{series}", &id);
@@ -626,7 +756,10 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{contact}", &team.owner.user_id)
             .replace("{product}", &team.owner.user_id)
             .replace("{series}", &team.owner.user_id)
-            .replace("{certificate}", &team.owner.user_id);
+            .replace("{certificate}", &team.owner.user_id)
+            .replace("{invoice}", &team.owner.user_id)
+            .replace("{issued}", &team.owner.user_id)
+            .replace("{issuable}", &team.owner.user_id);
         let response = app
             .request(case.method.clone(), &path)
             .send()
@@ -754,6 +887,48 @@ fn other_tenant_cases() -> Vec<Case> {
             [404, 404, 404, 403, 404],
         ),
         case(
+            "getInvoice",
+            Method::GET,
+            "/v1/invoices/{their_invoice}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "updateInvoice",
+            Method::PATCH,
+            "/v1/invoices/{their_invoice}",
+            Some(r#"{"notes": "theirs"}"#),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "deleteInvoice",
+            Method::DELETE,
+            "/v1/invoices/{their_invoice}",
+            None,
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "issueInvoice",
+            Method::POST,
+            "/v1/invoices/{their_invoice}/issue",
+            None,
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "getInvoiceXml",
+            Method::GET,
+            "/v1/invoices/{their_invoice}/xml",
+            None,
+            [404; 5],
+        ),
+        case(
+            "cancelInvoice",
+            Method::POST,
+            "/v1/invoices/{their_invoice}/cancel",
+            Some(r#"{"reason": "02"}"#),
+            [404, 404, 403, 403, 404],
+        ),
+        case(
             "getSeries",
             Method::GET,
             "/v1/series/{their_series}",
@@ -840,6 +1015,7 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     let their_product = product(&app, &them.access_token, 0).await;
     let their_series = series(&app, &them.access_token, 0).await;
     let their_certificate = certificate(&app, &them.access_token, 1).await;
+    let their_invoice = invoice(&app, &them.access_token, 0).await;
     let mut mismatches = Vec::new();
     for case in other_tenant_cases() {
         let path = case
@@ -850,7 +1026,8 @@ async fn another_tenants_ids_are_404_on_every_operation() {
             .replace("{their_contact}", &their_contact)
             .replace("{their_product}", &their_product)
             .replace("{their_series}", &their_series)
-            .replace("{their_certificate}", &their_certificate);
+            .replace("{their_certificate}", &their_certificate)
+            .replace("{their_invoice}", &their_invoice);
         for (caller, token) in us.tokens().into_iter().enumerate() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {
@@ -948,6 +1125,17 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     .await;
     assert_eq!(certificate["active"], true);
     assert_eq!(certificate["version"], 1);
+    let invoice = json_of(
+        app.get(&format!("/v1/invoices/{their_invoice}"))
+            .bearer_auth(&them.access_token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(invoice["version"], 1);
+    assert_eq!(invoice["status"], "draft");
     // Revoked clients leave the list.
     assert!(
         clients["data"]

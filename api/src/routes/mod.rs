@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod contacts;
 pub mod customers;
 pub mod imports;
+pub mod invoices;
 pub mod me;
 pub mod operations;
 pub mod password;
@@ -72,5 +73,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(series::list)
         .service(series::get_one)
         .service(series::update)
-        .service(series::remove);
+        .service(series::remove)
+        .service(invoices::validate)
+        .service(invoices::create)
+        .service(invoices::list)
+        .service(invoices::get_one)
+        .service(invoices::update)
+        .service(invoices::remove)
+        .service(invoices::issue)
+        .service(invoices::get_xml)
+        .service(invoices::cancel);
 }

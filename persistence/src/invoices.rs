@@ -124,13 +124,23 @@ pub enum InvoicePage {
     CreatedAt(PageQuery<DateTime<Utc>>),
     UpdatedAt(PageQuery<DateTime<Utc>>),
     Total(PageQuery<Decimal>),
+    Status(PageQuery<String>),
+    /// Only documents that have been issued (drafts have no issue date).
+    IssuedAt(PageQuery<DateTime<Utc>>),
+    /// Only documents with a due date.
+    DueDate(PageQuery<NaiveDate>),
+    /// Only documents with a folio.
+    Folio(PageQuery<i64>),
 }
 
 impl InvoicePage {
     pub fn limit(&self) -> i64 {
         match self {
-            Self::CreatedAt(p) | Self::UpdatedAt(p) => p.limit,
+            Self::CreatedAt(p) | Self::UpdatedAt(p) | Self::IssuedAt(p) => p.limit,
             Self::Total(p) => p.limit,
+            Self::Status(p) => p.limit,
+            Self::DueDate(p) => p.limit,
+            Self::Folio(p) => p.limit,
         }
     }
 }
@@ -404,6 +414,30 @@ macro_rules! invoice_page {
             InvoicePage::Total(page) => $action!(crate::keyset_page!(
                 filtered!($org, $filter),
                 invoices::total,
+                invoices::id,
+                page
+            )),
+            InvoicePage::Status(page) => $action!(crate::keyset_page!(
+                filtered!($org, $filter),
+                invoices::status,
+                invoices::id,
+                page
+            )),
+            InvoicePage::IssuedAt(page) => $action!(crate::keyset_page!(
+                filtered!($org, $filter).filter(invoices::issued_at.is_not_null()),
+                invoices::issued_at,
+                invoices::id,
+                page
+            )),
+            InvoicePage::DueDate(page) => $action!(crate::keyset_page!(
+                filtered!($org, $filter).filter(invoices::due_date.is_not_null()),
+                invoices::due_date,
+                invoices::id,
+                page
+            )),
+            InvoicePage::Folio(page) => $action!(crate::keyset_page!(
+                filtered!($org, $filter).filter(invoices::folio.is_not_null()),
+                invoices::folio,
                 invoices::id,
                 page
             )),

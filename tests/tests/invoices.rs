@@ -695,6 +695,16 @@ async fn credit_notes_relate_the_invoices_they_credit() {
     assert_eq!(note["document_type"], "E");
     assert_eq!(note["serie"], "NC");
     assert_eq!(note["folio"], 1);
+    // The note credits 116.00 of the invoice's 1160.00.
+    let invoice_path = format!("/v1/invoices/{}", invoice["id"].as_str().unwrap());
+    let credited = json_of(
+        call(&app, &owner, Method::GET, &invoice_path, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(credited["balance"], "1044.00");
+    assert_eq!(credited["payment_status"], "partially_paid");
+    assert_eq!(note["balance"], "0.00");
     let xml = xml_of(&app, &owner, note["id"].as_str().unwrap()).await;
     assert_eq!(attribute(&xml, "TipoDeComprobante"), "E");
     assert_eq!(attribute(&xml, "TipoRelacion"), "01");
@@ -791,6 +801,14 @@ async fn the_list_filters_and_sorts() {
         ids(&get(&format!("uuid={uuid}")).await),
         vec![big_id.clone()]
     );
+    // Sorts by a date or folio list only the documents that have one.
+    assert_eq!(ids(&get("sort=-issued_at").await), vec![big_id.clone()]);
+    assert_eq!(ids(&get("sort=folio").await), vec![big_id.clone()]);
+    assert_eq!(
+        ids(&get("sort=status").await),
+        vec![small_id.clone(), big_id.clone()]
+    );
+    assert_eq!(ids(&get("sort=due_date").await).len(), 2);
     let first = get("sort=total&limit=1").await;
     assert_eq!(ids(&first), vec![small_id]);
     let cursor = first["next_cursor"].as_str().unwrap();
@@ -800,7 +818,7 @@ async fn the_list_filters_and_sorts() {
         &app,
         &owner,
         Method::GET,
-        "/v1/invoices?sort=folio&limit=0",
+        "/v1/invoices?sort=customer&limit=0",
         None,
     )
     .await;

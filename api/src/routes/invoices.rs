@@ -945,6 +945,17 @@ fn check(input: &InvoiceInput, ctx: &Context, fecha: chrono::NaiveDateTime) -> C
                             "related_other_customer",
                             "the related invoice belongs to another customer",
                         ));
+                    } else if input.document_type == DocumentType::E
+                        && other.currency != input.currency
+                    {
+                        v.push(Violation::new(
+                            at.field("uuids").index(j),
+                            "related_other_currency",
+                            format!(
+                                "a credit note reduces the balance of the invoices it credits: issue it in their currency ({})",
+                                other.currency
+                            ),
+                        ));
                     }
                 }
                 Some(_) => {}
@@ -1666,6 +1677,10 @@ pub enum InvoiceSort {
     CreatedAt,
     UpdatedAt,
     Total,
+    Status,
+    IssuedAt,
+    DueDate,
+    Folio,
 }
 
 impl SortKey for InvoiceSort {
@@ -1673,6 +1688,10 @@ impl SortKey for InvoiceSort {
         ("created_at", InvoiceSort::CreatedAt),
         ("updated_at", InvoiceSort::UpdatedAt),
         ("total", InvoiceSort::Total),
+        ("status", InvoiceSort::Status),
+        ("issued_at", InvoiceSort::IssuedAt),
+        ("due_date", InvoiceSort::DueDate),
+        ("folio", InvoiceSort::Folio),
     ];
     const DEFAULT: &'static str = "-created_at";
 }
@@ -1687,9 +1706,13 @@ pub struct InvoiceListQuery {
     /// The `next_cursor` of the previous page.
     #[param(max_length = 500, pattern = "^[A-Za-z0-9_-]*$")]
     pub starting_after: Option<String>,
-    /// `created_at`, `updated_at` or `total`; prefix `-` for descending (default
-    /// `-created_at`, newest first).
-    #[param(pattern = "^-?(created_at|updated_at|total)$", example = "-created_at")]
+    /// `created_at`, `updated_at`, `total`, `status`, `issued_at`, `due_date` or `folio`;
+    /// prefix `-` for descending (default `-created_at`, newest first). The last three list
+    /// only the documents that have one: `issued_at` leaves drafts out.
+    #[param(
+        pattern = "^-?(created_at|updated_at|total|status|issued_at|due_date|folio)$",
+        example = "-issued_at"
+    )]
     pub sort: Option<String>,
     /// Text in the customer's name or RFC, accent- and case-insensitive.
     #[param(min_length = 1, max_length = 100)]
@@ -1801,6 +1824,10 @@ pub async fn list(
         InvoiceSort::CreatedAt => InvoicePage::CreatedAt(request.query()?),
         InvoiceSort::UpdatedAt => InvoicePage::UpdatedAt(request.query()?),
         InvoiceSort::Total => InvoicePage::Total(request.query()?),
+        InvoiceSort::Status => InvoicePage::Status(request.query()?),
+        InvoiceSort::IssuedAt => InvoicePage::IssuedAt(request.query()?),
+        InvoiceSort::DueDate => InvoicePage::DueDate(request.query()?),
+        InvoiceSort::Folio => InvoicePage::Folio(request.query()?),
     };
     let org = caller.organization_id;
     let rows = state
@@ -1812,6 +1839,10 @@ pub async fn list(
         InvoiceSort::CreatedAt => (serde_json::json!(v.created_at), v.id),
         InvoiceSort::UpdatedAt => (serde_json::json!(v.updated_at), v.id),
         InvoiceSort::Total => (serde_json::json!(v.totals.total), v.id),
+        InvoiceSort::Status => (serde_json::json!(v.status), v.id),
+        InvoiceSort::IssuedAt => (serde_json::json!(v.issued_at), v.id),
+        InvoiceSort::DueDate => (serde_json::json!(v.due_date), v.id),
+        InvoiceSort::Folio => (serde_json::json!(v.folio), v.id),
     });
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -2114,6 +2145,9 @@ fn record_step(
             invoice.status = InvoiceStatus::Issued.code().to_string();
             invoice.uuid = Some(uuid);
             invoice.search = domain::text::fold(&format!("{} {uuid}", invoice.search));
+            if invoice.document_type == DocumentType::E.code() {
+                invoice.balance = apply_credit(conn, org, &invoice)?;
+            }
         }
         Err(e) => {
             store::record_stamp_failure(conn, org, id, &e.to_string())?;
@@ -2122,6 +2156,48 @@ fn record_step(
     }
     let invoice = store::update(conn, &invoice)?;
     load_view(conn, org, &invoice)
+}
+
+/// A stamped credit note reduces the balances of the invoices it relates with TipoRelacion 01,
+/// in the order they are listed, each by at most what it still owes; returns what is left of
+/// the credit. In the transaction that records the stamp, with the invoices locked.
+fn apply_credit(
+    conn: &mut PgConnection,
+    org: Uuid,
+    note: &Invoice,
+) -> Result<Decimal, persistence::StoreError> {
+    let mut credit = note.total;
+    let related: Vec<RelatedInput> =
+        serde_json::from_value(note.related.clone()).unwrap_or_default();
+    let uuids: Vec<Uuid> = related
+        .iter()
+        .filter(|g| g.relation_type == "01")
+        .flat_map(|g| g.uuids.iter())
+        .filter_map(|u| Uuid::parse_str(u).ok())
+        .collect();
+    for uuid in uuids {
+        let Some(found) = store::find_by_uuids(conn, org, &[uuid])?.into_iter().next() else {
+            continue;
+        };
+        let mut invoice = store::lock(conn, org, found.id)?;
+        if invoice.status != InvoiceStatus::Issued.code() || credit <= Decimal::ZERO {
+            continue;
+        }
+        let applied = credit.min(invoice.balance);
+        if applied <= Decimal::ZERO {
+            continue;
+        }
+        credit -= applied;
+        invoice.balance -= applied;
+        invoice.payment_status = if invoice.balance.is_zero() {
+            "paid"
+        } else {
+            "partially_paid"
+        }
+        .to_string();
+        store::update(conn, &invoice)?;
+    }
+    Ok(credit)
 }
 
 /// Issue an invoice: take its folio, seal it with the organization's CSD and have it stamped.

@@ -824,6 +824,24 @@ async fn the_list_filters_and_sorts() {
     .await;
     let problem = problem_of(response, 400, "invalid_query").await;
     assert_eq!(pointers(&problem).len(), 2);
+    let response = call(
+        &app,
+        &owner,
+        Method::GET,
+        "/v1/invoices?serie=&currency=usd&folio=0&total_min=1e3",
+        None,
+    )
+    .await;
+    let problem = problem_of(response, 400, "invalid_query").await;
+    assert_eq!(
+        pointers(&problem),
+        vec![
+            "/currency invalid_format",
+            "/folio out_of_range",
+            "/serie length",
+            "/total_min invalid_amount"
+        ]
+    );
 }
 
 /// 200 concurrent issues across two organizations while the sandbox PAC fails 30 % of the

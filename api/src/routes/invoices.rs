@@ -1791,6 +1791,31 @@ pub async fn list(
     };
     let total_min = money(&query.total_min, "total_min");
     let total_max = money(&query.total_max, "total_max");
+    if let Some(serie) = &query.serie
+        && !(1..=25).contains(&serie.chars().count())
+    {
+        violations.push(Violation::new(
+            Pointer::root().field("serie"),
+            "length",
+            "serie has 1 to 25 characters",
+        ));
+    }
+    if let Some(currency) = &query.currency
+        && !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        violations.push(Violation::new(
+            Pointer::root().field("currency"),
+            "invalid_format",
+            "currency is a c_Moneda key: three capital letters",
+        ));
+    }
+    if query.folio.is_some_and(|f| f < 1) {
+        violations.push(Violation::new(
+            Pointer::root().field("folio"),
+            "out_of_range",
+            "folio is 1 or more",
+        ));
+    }
     let request = ListParams {
         limit: query.limit,
         starting_after: query.starting_after,

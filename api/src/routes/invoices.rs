@@ -2225,6 +2225,13 @@ fn apply_credit(
     Ok(credit)
 }
 
+/// 502 `pac_unavailable`: the PAC could not be reached; the same request may succeed later.
+fn pac_unavailable(detail: String) -> ApiError {
+    let mut problem = ApiError::conflict("pac_unavailable", detail);
+    problem.set_status_and_code(StatusCode::BAD_GATEWAY, "pac_unavailable");
+    problem
+}
+
 /// Issue an invoice: take its folio, seal it with the organization's CSD and have it stamped.
 ///
 /// Owners, admins and accountants. The draft is checked again first (every broken rule at
@@ -2307,14 +2314,9 @@ pub async fn issue(
         None => Ok(invoice_response(StatusCode::OK, &view)),
         Some(e) if e.is_retryable() => {
             log::warn!("invoice {id}: stamping failed: {e}");
-            let mut problem = ApiError::conflict(
-                "pac_unavailable",
-                format!(
-                    "{e}; the invoice keeps its folio as stamp_failed: issue it again to retry"
-                ),
-            );
-            problem.set_status_and_code(StatusCode::BAD_GATEWAY, "pac_unavailable");
-            Err(problem)
+            Err(pac_unavailable(format!(
+                "{e}; the invoice keeps its folio as stamp_failed: issue it again to retry"
+            )))
         }
         Some(e) => Err(ApiError::unprocessable(
             "stamp_rejected",
@@ -2513,11 +2515,7 @@ pub async fn cancel(
     .await?;
     let answer = match answer {
         Ok(answer) => answer,
-        Err(e) => {
-            let mut problem = ApiError::conflict("pac_unavailable", e.to_string());
-            problem.set_status_and_code(StatusCode::BAD_GATEWAY, "pac_unavailable");
-            return Err(problem);
-        }
+        Err(e) => return Err(pac_unavailable(e.to_string())),
     };
     let requested_by = caller.user_id;
     let view = state

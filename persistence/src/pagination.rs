@@ -57,7 +57,9 @@ macro_rules! keyset_page {
         match page.direction {
             $crate::pagination::Direction::Asc => {
                 if let Some(after) = &page.after {
-                    query = query.filter(
+                    // The first condition is implied by the second; it is there because
+                    // PostgreSQL can seek an index with it, not with the OR.
+                    query = query.filter($sort.ge(after.value.clone())).filter(
                         $sort
                             .gt(after.value.clone())
                             .or($sort.eq(after.value.clone()).and($id.gt(after.id))),
@@ -67,7 +69,7 @@ macro_rules! keyset_page {
             }
             $crate::pagination::Direction::Desc => {
                 if let Some(after) = &page.after {
-                    query = query.filter(
+                    query = query.filter($sort.le(after.value.clone())).filter(
                         $sort
                             .lt(after.value.clone())
                             .or($sort.eq(after.value.clone()).and($id.lt(after.id))),

@@ -319,6 +319,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        sealed_at -> Timestamptz,
     }
 }
 
@@ -335,6 +336,12 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(invoice_stamps -> invoices (invoice_id));
 diesel::joinable!(invoice_cancellations -> invoices (invoice_id));
-diesel::allow_tables_to_appear_in_same_query!(invoices, invoice_stamps, invoice_cancellations);
+diesel::allow_tables_to_appear_in_same_query!(
+    invoices,
+    invoice_stamps,
+    invoice_cancellations,
+    customers
+);

@@ -844,6 +844,152 @@ async fn the_list_filters_and_sorts() {
     );
 }
 
+/// A stamp retried more than 71 hours after sealing (SAT stamps only within 72 hours of the
+/// `Fecha`) seals the document again with a new `Fecha`, keeping its folio; the stamped XML is
+/// still what SAT's tools accept.
+#[tokio::test]
+async fn a_stamp_retried_after_72_hours_is_sealed_again_with_its_folio() {
+    use diesel::RunQueryDsl;
+    let mut app = TestApp::spawn_with(|vars| {
+        vars.insert("PAC_SANDBOX_FAILURE_RATE".to_string(), "1".to_string());
+    })
+    .await;
+    let (owner, customer_id) = issuer(&app, 0, "owner@kemper.example").await;
+    let created = draft(&app, &owner, &simple_invoice(&customer_id)).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let failed = problem_of(issue(&app, &owner, &id).await, 502, "pac_unavailable").await;
+    assert!(failed["detail"].is_string());
+    let path = format!("/v1/invoices/{id}");
+    let kept = json_of(call(&app, &owner, Method::GET, &path, None).await, 200).await;
+    assert_eq!(kept["status"], "stamp_failed");
+    assert_eq!(kept["folio"], 1);
+
+    // Three days pass; the PAC works again (a restart without injected failures).
+    app.server.stop().await;
+    let mut conn = app.db.connect();
+    diesel::sql_query(
+        "UPDATE invoice_stamps SET sealed_at = sealed_at - interval '73 hours', \
+         sealed_xml = convert_to(replace(convert_from(sealed_xml, 'UTF8'), ' Fecha=\"', ' Fecha=\"OLD'), 'UTF8')",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    app.server = tests::start_server(&tests::base_vars(&app.db.url), &app.db.url, None);
+    app.address = app.server.address.clone();
+
+    let stamped = json_of(issue(&app, &owner, &id).await, 200).await;
+    assert_eq!(stamped["status"], "issued");
+    assert_eq!(stamped["folio"], 1, "the folio taken before is kept");
+    let xml = xml_of(&app, &owner, &id).await;
+    assert!(!attribute(&xml, "Fecha").starts_with("OLD"), "a new Fecha");
+    assert_eq!(attribute(&xml, "Folio"), "1");
+    check_with_sat_tools(&xml);
+}
+
+/// `sort=customer_name` orders by the customer's legal name (ties by invoice id), pages with
+/// its cursor, composes with filters, and every listed invoice names its customer.
+#[tokio::test]
+async fn the_list_sorts_by_customer_name() {
+    let app = TestApp::spawn().await;
+    let (owner, casas) = issuer(&app, 0, "owner@kemper.example").await;
+    let zapata = customer_with(&app, &owner, "ZAPATA Y ASOCIADOS", "CACX7605101P8", "612").await;
+    let alba = customer_with(&app, &owner, "ALBA CONSULTORES", "CACX7605101P8", "612").await;
+    let mut expected = Vec::new();
+    for (customer, name) in [
+        (&zapata, "ZAPATA Y ASOCIADOS"),
+        (&casas, "XOCHILT CASAS CHAVEZ"),
+        (&alba, "ALBA CONSULTORES"),
+        (&zapata, "ZAPATA Y ASOCIADOS"),
+        (&alba, "ALBA CONSULTORES"),
+    ] {
+        let created = draft(&app, &owner, &simple_invoice(customer)).await;
+        assert_eq!(created["customer_name"], name);
+        assert_eq!(created["customer_rfc"], "CACX7605101P8");
+        expected.push((
+            name.to_string(),
+            created["id"].as_str().unwrap().to_string(),
+        ));
+    }
+    expected.sort();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/invoices?sort=customer_name&limit=2".to_string(),
+            Some(c) => format!("/v1/invoices?sort=customer_name&limit=2&starting_after={c}"),
+        };
+        let page = json_of(call(&app, &owner, Method::GET, &path, None).await, 200).await;
+        for invoice in page["data"].as_array().unwrap() {
+            seen.push((
+                invoice["customer_name"].as_str().unwrap().to_string(),
+                invoice["id"].as_str().unwrap().to_string(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, expected,
+        "three pages, in name order, nothing repeated"
+    );
+    let descending = json_of(
+        call(
+            &app,
+            &owner,
+            Method::GET,
+            "/v1/invoices?sort=-customer_name",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let names: Vec<&str> = descending["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["customer_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ZAPATA Y ASOCIADOS",
+            "ZAPATA Y ASOCIADOS",
+            "XOCHILT CASAS CHAVEZ",
+            "ALBA CONSULTORES",
+            "ALBA CONSULTORES"
+        ]
+    );
+    let filtered = json_of(
+        call(
+            &app,
+            &owner,
+            Method::GET,
+            &format!("/v1/invoices?sort=customer_name&customer_id={alba}&q=alba"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 2);
+    // A single invoice names its customer too.
+    let one = json_of(
+        call(
+            &app,
+            &owner,
+            Method::GET,
+            &format!("/v1/invoices/{}", expected[0].1),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(one["customer_name"], "ALBA CONSULTORES");
+}
+
 /// 200 concurrent issues across two organizations while the sandbox PAC fails 30 % of the
 /// stamps: the failed ones keep their folio (`stamp_failed`) and are retried, and each series
 /// ends numbered 1..=100 with no gap and no repeat.

@@ -418,6 +418,13 @@ with_invoice_fields! {
         /// Where the invoice is in its life.
         pub status: InvoiceStatus,
     } lines: Vec<LineView>, {
+        /// The customer's legal name as on file now (the sort `customer_name`). An issued CFDI
+        /// keeps the name it was issued with, in `Receptor/@Nombre`.
+        #[schema(example = "ESCUELA KEMPER URGATE")]
+        pub customer_name: String,
+        /// The customer's RFC as on file now (`Receptor/@Rfc` of the documents issued from now on).
+        #[schema(example = "EKU9003173C9")]
+        pub customer_rfc: String,
         /// The computed amounts.
         pub totals: Totals,
         /// `@Serie`, once issued.
@@ -1327,6 +1334,7 @@ impl From<&Invoice> for InvoiceInput {
 
 fn view_of(
     i: &Invoice,
+    customer: (&str, &str),
     stamp: Option<&store::Stamp>,
     cancellation: Option<&store::Cancellation>,
 ) -> InvoiceView {
@@ -1353,6 +1361,8 @@ fn view_of(
         id: i.id,
         status: InvoiceStatus::from_code(&i.status),
         customer_id: input.customer_id,
+        customer_name: customer.0.to_string(),
+        customer_rfc: customer.1.to_string(),
         document_type: input.document_type,
         series_id: input.series_id,
         currency: input.currency,
@@ -1404,7 +1414,13 @@ fn load_view(
 ) -> Result<InvoiceView, persistence::StoreError> {
     let stamp = store::find_stamp(conn, org, invoice.id)?;
     let cancellation = store::find_cancellation(conn, org, invoice.id)?;
-    Ok(view_of(invoice, stamp.as_ref(), cancellation.as_ref()))
+    let customer = persistence::customers::find(conn, org, invoice.customer_id)?;
+    Ok(view_of(
+        invoice,
+        (&customer.legal_name, &customer.rfc),
+        stamp.as_ref(),
+        cancellation.as_ref(),
+    ))
 }
 
 /// The Fecha a CFDI issued now by `org` carries: local time at its LugarExpedicion.
@@ -1558,7 +1574,13 @@ fn write_draft(
         Some(_) => store::update(conn, &row),
     }))?;
     match written {
-        Ok(invoice) => Ok(Ok(view_of(&invoice, None, None))),
+        Ok(invoice) => {
+            let customer = (
+                ctx.customer.as_ref().map_or("", |c| c.legal_name.as_str()),
+                ctx.customer.as_ref().map_or("", |c| c.rfc.as_str()),
+            );
+            Ok(Ok(view_of(&invoice, customer, None, None)))
+        }
         Err(e) => Ok(Err(e)),
     }
 }
@@ -1681,6 +1703,7 @@ pub enum InvoiceSort {
     IssuedAt,
     DueDate,
     Folio,
+    CustomerName,
 }
 
 impl SortKey for InvoiceSort {
@@ -1692,6 +1715,7 @@ impl SortKey for InvoiceSort {
         ("issued_at", InvoiceSort::IssuedAt),
         ("due_date", InvoiceSort::DueDate),
         ("folio", InvoiceSort::Folio),
+        ("customer_name", InvoiceSort::CustomerName),
     ];
     const DEFAULT: &'static str = "-created_at";
 }
@@ -1706,11 +1730,12 @@ pub struct InvoiceListQuery {
     /// The `next_cursor` of the previous page.
     #[param(max_length = 500, pattern = "^[A-Za-z0-9_-]*$")]
     pub starting_after: Option<String>,
-    /// `created_at`, `updated_at`, `total`, `status`, `issued_at`, `due_date` or `folio`;
-    /// prefix `-` for descending (default `-created_at`, newest first). The last three list
-    /// only the documents that have one: `issued_at` leaves drafts out.
+    /// `created_at`, `updated_at`, `total`, `status`, `issued_at`, `due_date`, `folio` or
+    /// `customer_name` (the customer's legal name); prefix `-` for descending (default
+    /// `-created_at`, newest first). `issued_at`, `due_date` and `folio` list only the
+    /// documents that have one: `issued_at` leaves drafts out.
     #[param(
-        pattern = "^-?(created_at|updated_at|total|status|issued_at|due_date|folio)$",
+        pattern = "^-?(created_at|updated_at|total|status|issued_at|due_date|folio|customer_name)$",
         example = "-issued_at"
     )]
     pub sort: Option<String>,
@@ -1853,13 +1878,27 @@ pub async fn list(
         InvoiceSort::IssuedAt => InvoicePage::IssuedAt(request.query()?),
         InvoiceSort::DueDate => InvoicePage::DueDate(request.query()?),
         InvoiceSort::Folio => InvoicePage::Folio(request.query()?),
+        InvoiceSort::CustomerName => InvoicePage::CustomerName(request.query()?),
     };
     let org = caller.organization_id;
-    let rows = state
-        .tenant_db(org, move |conn| store::list(conn, org, &filter, &page))
+    let (rows, customers) = state
+        .tenant_db(org, move |conn| {
+            let rows = store::list(conn, org, &filter, &page)?;
+            let customers = store::customer_names(conn, org, &rows.rows)?;
+            Ok((rows, customers))
+        })
         .await?;
     let key = request.key;
-    let views: Vec<InvoiceView> = rows.rows.iter().map(|i| view_of(i, None, None)).collect();
+    let views: Vec<InvoiceView> = rows
+        .rows
+        .iter()
+        .map(|i| {
+            let (name, rfc) = customers
+                .get(&i.customer_id)
+                .map_or(("", ""), |(n, r)| (n.as_str(), r.as_str()));
+            view_of(i, (name, rfc), None, None)
+        })
+        .collect();
     let answer = request.page(views, rows.has_more, |v| match key {
         InvoiceSort::CreatedAt => (serde_json::json!(v.created_at), v.id),
         InvoiceSort::UpdatedAt => (serde_json::json!(v.updated_at), v.id),
@@ -1868,6 +1907,7 @@ pub async fn list(
         InvoiceSort::IssuedAt => (serde_json::json!(v.issued_at), v.id),
         InvoiceSort::DueDate => (serde_json::json!(v.due_date), v.id),
         InvoiceSort::Folio => (serde_json::json!(v.folio), v.id),
+        InvoiceSort::CustomerName => (serde_json::json!(v.customer_name), v.id),
     });
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -2026,6 +2066,9 @@ struct Sealed {
 /// How long a `stamping` invoice may wait for its PAC before issuing again may take it over
 /// (the request that was stamping it died): longer than any PAC call may take.
 const STALE_STAMPING: chrono::Duration = chrono::Duration::minutes(2);
+/// SAT stamps a CFDI only within 72 hours of its `Fecha`; a retry later than this (an hour
+/// short of it, for the PAC's clock and the request's own time) seals the document again.
+const RESEAL_AFTER: chrono::Duration = chrono::Duration::hours(71);
 
 /// The first step of issuing, in one transaction: check the draft, take the folio, build and
 /// seal the CFDI and keep it; or pick up the sealed CFDI of an earlier attempt that failed.
@@ -2043,6 +2086,7 @@ fn seal_step(
     }
     let status = InvoiceStatus::from_code(&invoice.status);
     let stale = invoice.updated_at < Utc::now() - STALE_STAMPING;
+    let mut reseal = false;
     match status {
         InvoiceStatus::Issued | InvoiceStatus::Cancelled => {
             return Ok(Err(ApiError::conflict(
@@ -2061,15 +2105,21 @@ fn seal_step(
             let Some(stamp) = store::find_stamp(conn, org, id)? else {
                 return Err(persistence::StoreError::NotFound);
             };
-            let mut row = invoice.clone();
-            row.status = InvoiceStatus::Stamping.code().to_string();
-            store::update(conn, &row)?;
-            let organization = persistence::identity::find_organization(conn, org)?;
-            return Ok(Ok(Sealed {
-                xml: String::from_utf8_lossy(&stamp.sealed_xml).into_owned(),
-                sello: stamp.sello,
-                issuer_rfc: organization.rfc,
-            }));
+            if stamp.sealed_at < Utc::now() - RESEAL_AFTER {
+                // Too old for SAT to stamp: sealed again below, with a new Fecha and the same
+                // folio.
+                reseal = true;
+            } else {
+                let mut row = invoice.clone();
+                row.status = InvoiceStatus::Stamping.code().to_string();
+                store::update(conn, &row)?;
+                let organization = persistence::identity::find_organization(conn, org)?;
+                return Ok(Ok(Sealed {
+                    xml: String::from_utf8_lossy(&stamp.sealed_xml).into_owned(),
+                    sello: stamp.sello,
+                    issuer_rfc: organization.rfc,
+                }));
+            }
         }
         InvoiceStatus::Draft => {}
     }
@@ -2103,9 +2153,15 @@ fn seal_step(
     ) else {
         return Err(persistence::StoreError::NotFound);
     };
-    // From here on the folio is taken: anything that fails rolls the transaction back and
-    // returns it, so the series stays gapless.
-    if let Some(series) = &series {
+    if reseal {
+        cfdi.serie.clone_from(&invoice.serie);
+        cfdi.folio = invoice.folio.map(|f| f.to_string());
+        row.series_id = invoice.series_id;
+        row.serie.clone_from(&invoice.serie);
+        row.folio = invoice.folio;
+    } else if let Some(series) = &series {
+        // From here on the folio is taken: anything that fails rolls the transaction back and
+        // returns it, so the series stays gapless.
         let folio = persistence::series::take_folio(conn, org, series.id)?;
         cfdi.serie = Some(series.prefix.clone());
         cfdi.folio = Some(folio.to_string());
@@ -2130,12 +2186,21 @@ fn seal_step(
     ));
     store::update(conn, &row)?;
     let now = Utc::now();
+    let certificate_number = csd.certificate().number().as_str();
+    if reseal {
+        store::reseal(conn, org, id, certificate_number, xml.as_bytes(), &sello)?;
+        return Ok(Ok(Sealed {
+            xml,
+            sello,
+            issuer_rfc: ctx.organization.rfc,
+        }));
+    }
     store::insert_stamp(
         conn,
         &store::Stamp {
             invoice_id: id,
             organization_id: org,
-            certificate_number: csd.certificate().number().as_str().to_string(),
+            certificate_number: certificate_number.to_string(),
             sealed_xml: xml.clone().into_bytes(),
             sello: sello.clone(),
             pac: pac.to_string(),
@@ -2146,6 +2211,7 @@ fn seal_step(
             last_error: None,
             created_at: now,
             updated_at: now,
+            sealed_at: now,
         },
     )?;
     Ok(Ok(Sealed {

@@ -1,0 +1,1 @@
+ALTER TABLE invoice_stamps DROP COLUMN sealed_at;

@@ -24,6 +24,8 @@
 //! | `SMTP_URL` | unset | SMTP server for outgoing email (`smtp://user:pass@host:587?tls=required`, `smtps://…`); unset keeps emails in the outbox |
 //! | `EMAIL_FROM` | `Facturación <no-reply@localhost>` | sender of outgoing email |
 //! | `EMAIL_POLL_INTERVAL_MS` | `1000` | how often the delivery worker looks for due emails |
+//! | `INVOICE_EMAILS_PER_HOUR` | `200` | invoice emails one organization may queue per hour (429 beyond) |
+//! | `PUBLIC_REQUESTS_PER_MINUTE` | `60` | requests one client address may make per minute to the public invoice links (429 beyond) |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::collections::HashMap;
@@ -127,6 +129,11 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     pub email_from: String,
     pub email_poll_interval: Duration,
+    /// Invoice emails an organization may queue per hour (`INVOICE_EMAILS_PER_HOUR`).
+    pub invoice_emails_per_hour: u32,
+    /// Requests one client address may make per minute to `/public/...`
+    /// (`PUBLIC_REQUESTS_PER_MINUTE`).
+    pub public_requests_per_minute: u32,
 }
 
 /// Everything wrong with the environment, reported at once.
@@ -174,6 +181,22 @@ impl Config {
             }
         };
         let pool_size = whole_number("DATABASE_POOL_SIZE", 10, 1, 500, vars, &mut errors) as u32;
+        let invoice_emails_per_hour = whole_number(
+            "INVOICE_EMAILS_PER_HOUR",
+            200,
+            1,
+            100_000,
+            vars,
+            &mut errors,
+        ) as u32;
+        let public_requests_per_minute = whole_number(
+            "PUBLIC_REQUESTS_PER_MINUTE",
+            60,
+            1,
+            100_000,
+            vars,
+            &mut errors,
+        ) as u32;
         let pool_timeout = Duration::from_millis(whole_number(
             "DATABASE_POOL_TIMEOUT_MS",
             5000,
@@ -393,6 +416,8 @@ impl Config {
             csd_previous_encryption_keys,
             pac,
             pac_sandbox_failure_rate,
+            invoice_emails_per_hour,
+            public_requests_per_minute,
             cors_allowed_origins,
             trusted_proxies,
             request_body_limit,

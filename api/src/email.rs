@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use actix_web::web;
 use chrono::Utc;
-use lettre::message::Mailbox;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{Message, SmtpTransport, Transport};
 use persistence::outbox::{self, OutboxEmail};
 use secrecy::ExposeSecret;
@@ -80,9 +80,26 @@ pub async fn deliver_forever(state: web::Data<AppState>) {
         for email in due {
             let id = email.id;
             let attempts = email.attempts;
+            let files = match (email.organization_id, email.invoice_id) {
+                (Some(org), Some(invoice)) => {
+                    match state
+                        .db(move |conn| invoice_files(conn, org, invoice))
+                        .await
+                    {
+                        Ok(files) => files,
+                        Err(e) => {
+                            log::warn!(
+                                "email {id}: cannot read its attachments ({e}); retried when its lease ends"
+                            );
+                            continue;
+                        }
+                    }
+                }
+                _ => Vec::new(),
+            };
             let outcome = {
                 let (transport, from) = (transport.clone(), from.clone());
-                web::block(move || send(&transport, &from, &email)).await
+                web::block(move || send(&transport, &from, &email, files)).await
             };
             let recorded = match outcome {
                 Ok(Ok(())) => state.db(move |conn| outbox::mark_sent(conn, id)).await,
@@ -125,24 +142,67 @@ fn backoff(attempts: i32) -> Duration {
     FIRST_RETRY.saturating_mul(1 << (attempts - 1).clamp(0, 16))
 }
 
-fn send(transport: &SmtpTransport, from: &Mailbox, email: &OutboxEmail) -> Result<(), Failure> {
-    let to: Mailbox = email.to_address.parse().map_err(|e| Failure {
-        message: format!("invalid recipient address: {e}"),
+/// A file attached to an email: its name, MIME type and bytes.
+type File = (String, ContentType, Vec<u8>);
+
+/// The stamped XML of an invoice email's invoice (and its PDF), as attachments.
+fn invoice_files(
+    conn: &mut persistence::PgConnection,
+    org: uuid::Uuid,
+    invoice_id: uuid::Uuid,
+) -> Result<Vec<File>, persistence::StoreError> {
+    let invoice = persistence::invoices::find(conn, org, invoice_id)?;
+    let stamp = persistence::invoices::find_stamp(conn, org, invoice_id)?;
+    let Some(xml) = stamp.and_then(|s| s.xml) else {
+        return Ok(Vec::new());
+    };
+    let name = crate::routes::delivery::document_name(&invoice);
+    let xml_type = ContentType::parse("application/xml").unwrap_or(ContentType::TEXT_PLAIN);
+    Ok(vec![(format!("{name}.xml"), xml_type, xml)])
+}
+
+fn mailbox(address: &str) -> Result<Mailbox, Failure> {
+    address.parse().map_err(|e| Failure {
+        message: format!("invalid recipient address {address}: {e}"),
+        permanent: true,
+    })
+}
+
+fn send(
+    transport: &SmtpTransport,
+    from: &Mailbox,
+    email: &OutboxEmail,
+    files: Vec<File>,
+) -> Result<(), Failure> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(mailbox(&email.to_address)?)
+        .subject(email.subject.clone())
+        .message_id(Some(format!("<{}@facturacion>", email.id)));
+    for address in &email.extra_to_addresses {
+        builder = builder.to(mailbox(address)?);
+    }
+    for address in &email.cc_addresses {
+        builder = builder.cc(mailbox(address)?);
+    }
+    // Quoted-printable keeps long links and Spanish text intact through any relay.
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentTransferEncoding::QuotedPrintable)
+        .body(email.body_text.clone());
+    let built = if files.is_empty() {
+        builder.singlepart(text)
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(text);
+        for (name, content_type, bytes) in files {
+            parts = parts.singlepart(Attachment::new(name).body(bytes, content_type));
+        }
+        builder.multipart(parts)
+    };
+    let message = built.map_err(|e| Failure {
+        message: format!("cannot build the message: {e}"),
         permanent: true,
     })?;
-    let message = Message::builder()
-        .from(from.clone())
-        .to(to)
-        .subject(email.subject.clone())
-        .message_id(Some(format!("<{}@facturacion>", email.id)))
-        .header(ContentType::TEXT_PLAIN)
-        // Quoted-printable keeps long links and Spanish text intact through any relay.
-        .header(ContentTransferEncoding::QuotedPrintable)
-        .body(email.body_text.clone())
-        .map_err(|e| Failure {
-            message: format!("cannot build the message: {e}"),
-            permanent: true,
-        })?;
     transport.send(&message).map(drop).map_err(|e| Failure {
         permanent: e.is_permanent(),
         message: e.to_string(),

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod pac;
 pub mod pagination;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

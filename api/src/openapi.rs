@@ -36,7 +36,8 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
         (name = "customers", description = "Customers (CFDI Receptor), their contacts, and bulk import for ERP migrations"),
         (name = "products", description = "Products and services (what CFDI Conceptos are made from) with their SAT keys and tax profiles, and bulk import"),
         (name = "series", description = "Invoice series (CFDI Serie) and their gapless folio counters (CFDI Folio)"),
-        (name = "invoices", description = "Invoices (CFDI type I) and credit notes (type E): drafts checked against SAT's rules, issuing (folio, seal, stamp), the stamped XML, cancellation"),
+        (name = "invoices", description = "Invoices (CFDI type I) and credit notes (type E): drafts checked against SAT's rules, issuing (folio, seal, stamp), the stamped XML, cancellation, emailing, public links and the timeline"),
+        (name = "public", description = "What a public link shows, without logging in: the invoice's summary, PDF and XML"),
         (name = "operations", description = "Health checks and metrics for operators"),
     ),
 )]

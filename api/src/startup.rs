@@ -48,6 +48,10 @@ pub fn state(config: Config, pool: DbPool) -> Result<AppState, String> {
             &csd_keys.previous,
         )),
         pac: crate::pac::from_config(config.pac_sandbox_failure_rate)?,
+        public_limiter: Arc::new(crate::rate_limit::RateLimiter::new(
+            config.public_requests_per_minute,
+            std::time::Duration::from_secs(60),
+        )),
         pool,
         config: Arc::new(config),
         jwt_keys: Arc::new(jwt_keys),

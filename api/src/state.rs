@@ -22,6 +22,8 @@ pub struct AppState {
     pub pac: Arc<dyn domain::pac::Pac>,
     pub metrics: Metrics,
     pub routes: Arc<RouteTable>,
+    /// Requests per client address to the public invoice links.
+    pub public_limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The OpenAPI document, serialized once at start-up.
     pub openapi_json: Arc<String>,
 }

@@ -555,3 +555,30 @@ pub fn revoke_client(
     }
     Ok(())
 }
+
+/// The names of the organization's users and API clients among `ids`, by id: how timelines
+/// name who acted.
+pub fn actor_names(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, StoreError> {
+    let mut names: std::collections::HashMap<Uuid, String> = users::table
+        .filter(users::organization_id.eq(org_id))
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load::<(Uuid, String)>(conn)?
+        .into_iter()
+        .collect();
+    names.extend(
+        crate::schema::api_clients::table
+            .filter(crate::schema::api_clients::organization_id.eq(org_id))
+            .filter(crate::schema::api_clients::id.eq_any(ids))
+            .select((
+                crate::schema::api_clients::id,
+                crate::schema::api_clients::name,
+            ))
+            .load::<(Uuid, String)>(conn)?,
+    );
+    Ok(names)
+}

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::pagination::{PageQuery, Rows, contains_pattern};
-use crate::schema::{customers, invoice_cancellations, invoice_stamps, invoices};
+use crate::schema::{customers, invoice_cancellations, invoice_stamps, invoice_tracking, invoices};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = invoices)]
@@ -117,6 +117,10 @@ pub struct InvoiceFilter {
     pub total_min: Option<Decimal>,
     pub total_max: Option<Decimal>,
     pub updated_since: Option<DateTime<Utc>>,
+    /// `invoice_tracking.delivery_status`; `not_sent` also matches invoices without tracking.
+    pub delivery_status: Option<String>,
+    /// Opened through a public link (`true`) or never (`false`).
+    pub viewed: Option<bool>,
 }
 
 /// A page of the invoice list in one of its sorts, each served by an index
@@ -426,6 +430,40 @@ macro_rules! filtered {
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(invoices::updated_at.ge(since));
+        }
+        let tracked = || {
+            invoice_tracking::table
+                .filter(invoice_tracking::organization_id.eq($org))
+                .select(invoice_tracking::invoice_id)
+        };
+        match filter.delivery_status.as_deref() {
+            None => {}
+            Some("not_sent") => {
+                query = query.filter(
+                    invoices::id
+                        .ne_all(tracked().filter(invoice_tracking::delivery_status.ne("not_sent"))),
+                )
+            }
+            Some(status) => {
+                query = query.filter(invoices::id.eq_any(
+                    tracked().filter(invoice_tracking::delivery_status.eq(status.to_string())),
+                ))
+            }
+        }
+        match filter.viewed {
+            None => {}
+            Some(true) => {
+                query = query.filter(
+                    invoices::id
+                        .eq_any(tracked().filter(invoice_tracking::viewed_at.is_not_null())),
+                )
+            }
+            Some(false) => {
+                query = query.filter(
+                    invoices::id
+                        .ne_all(tracked().filter(invoice_tracking::viewed_at.is_not_null())),
+                )
+            }
         }
         query
     }};

@@ -13,6 +13,7 @@ pub mod error;
 pub mod explain;
 pub mod idempotency;
 pub mod identity;
+pub mod invoice_activity;
 pub mod invoices;
 pub mod outbox;
 pub mod pagination;

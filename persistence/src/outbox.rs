@@ -21,6 +21,11 @@ pub struct OutboxEmail {
     pub subject: String,
     pub body_text: String,
     pub attempts: i32,
+    /// Recipients after `to_address`.
+    pub extra_to_addresses: Vec<String>,
+    pub cc_addresses: Vec<String>,
+    /// An invoice email: the worker attaches this invoice's PDF and XML.
+    pub invoice_id: Option<Uuid>,
 }
 
 /// Writes an email in the caller's transaction.
@@ -39,6 +44,35 @@ pub fn enqueue(
             eo::organization_id.eq(organization_id),
             eo::kind.eq(kind),
             eo::to_address.eq(to),
+            eo::subject.eq(subject),
+            eo::body_text.eq(body_text),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Writes an invoice email (to every address of `to`, copied to `cc`) in the caller's
+/// transaction; the worker attaches the invoice's PDF and XML when it sends it.
+pub fn enqueue_invoice(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    invoice_id: Uuid,
+    to: &[String],
+    cc: &[String],
+    subject: &str,
+    body_text: &str,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    let (first, more) = to.split_first().ok_or(StoreError::NotFound)?;
+    diesel::insert_into(eo::table)
+        .values((
+            eo::id.eq(id),
+            eo::organization_id.eq(Some(organization_id)),
+            eo::kind.eq("invoice"),
+            eo::to_address.eq(first),
+            eo::extra_to_addresses.eq(more),
+            eo::cc_addresses.eq(cc),
+            eo::invoice_id.eq(Some(invoice_id)),
             eo::subject.eq(subject),
             eo::body_text.eq(body_text),
         ))
@@ -80,15 +114,31 @@ pub fn lease_due(
 }
 
 pub fn mark_sent(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
-    diesel::update(eo::table.find(id))
-        .set((
-            eo::status.eq("sent"),
-            eo::sent_at.eq(Utc::now()),
-            eo::leased_until.eq(None::<DateTime<Utc>>),
-            eo::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        type Sent = (Option<Uuid>, Option<Uuid>, String, Vec<String>, Vec<String>);
+        let (org, invoice, to, more_to, cc): Sent = diesel::update(eo::table.find(id))
+            .set((
+                eo::status.eq("sent"),
+                eo::sent_at.eq(Utc::now()),
+                eo::leased_until.eq(None::<DateTime<Utc>>),
+                eo::last_error.eq(None::<String>),
+            ))
+            .returning((
+                eo::organization_id,
+                eo::invoice_id,
+                eo::to_address,
+                eo::extra_to_addresses,
+                eo::cc_addresses,
+            ))
+            .get_result(conn)?;
+        if let (Some(org), Some(invoice)) = (org, invoice) {
+            let mut all_to = vec![to];
+            all_to.extend(more_to);
+            let recipients = serde_json::json!({ "to": all_to, "cc": cc });
+            crate::invoice_activity::delivered(conn, org, invoice, id, recipients)?;
+        }
+        Ok(())
+    })
 }
 
 /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
@@ -103,15 +153,21 @@ pub fn mark_attempt_failed(
     } else {
         "failed"
     };
-    diesel::update(eo::table.find(id))
-        .set((
-            eo::status.eq(status),
-            eo::next_attempt_at.eq(retry_at.unwrap_or_else(Utc::now)),
-            eo::leased_until.eq(None::<DateTime<Utc>>),
-            eo::last_error.eq(error),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::transaction(conn, |conn| {
+        let (org, invoice): (Option<Uuid>, Option<Uuid>) = diesel::update(eo::table.find(id))
+            .set((
+                eo::status.eq(status),
+                eo::next_attempt_at.eq(retry_at.unwrap_or_else(Utc::now)),
+                eo::leased_until.eq(None::<DateTime<Utc>>),
+                eo::last_error.eq(error),
+            ))
+            .returning((eo::organization_id, eo::invoice_id))
+            .get_result(conn)?;
+        if let (Some(org), Some(invoice), None) = (org, invoice, retry_at) {
+            crate::invoice_activity::delivery_failed(conn, org, invoice, id, error)?;
+        }
+        Ok(())
+    })
 }
 
 /// How many emails wait for delivery (for the log line when SMTP is not configured).

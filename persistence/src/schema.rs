@@ -98,6 +98,9 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        extra_to_addresses -> Array<Text>,
+        cc_addresses -> Array<Text>,
+        invoice_id -> Nullable<Uuid>,
     }
 }
 
@@ -339,9 +342,57 @@ diesel::table! {
 diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(invoice_stamps -> invoices (invoice_id));
 diesel::joinable!(invoice_cancellations -> invoices (invoice_id));
+diesel::table! {
+    invoice_events (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        invoice_id -> Uuid,
+        kind -> Text,
+        actor_type -> Text,
+        actor_id -> Nullable<Uuid>,
+        data -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_tracking (invoice_id) {
+        invoice_id -> Uuid,
+        organization_id -> Uuid,
+        delivery_status -> Text,
+        delivery_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        viewed_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_public_links (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        invoice_id -> Uuid,
+        token_hash -> Bytea,
+        created_by_type -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        first_viewed_at -> Nullable<Timestamptz>,
+        last_viewed_at -> Nullable<Timestamptz>,
+        views -> Int4,
+    }
+}
+
+diesel::joinable!(invoice_events -> invoices (invoice_id));
+diesel::joinable!(invoice_tracking -> invoices (invoice_id));
+diesel::joinable!(invoice_public_links -> invoices (invoice_id));
 diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     invoice_stamps,
     invoice_cancellations,
-    customers
+    customers,
+    invoice_events,
+    invoice_tracking,
+    invoice_public_links
 );

@@ -1,5 +1,6 @@
 //! A real SMTP server for tests: aiosmtpd (Python) in its own process, storing every message it
-//! receives in a Maildir that tests read.
+//! receives in a Maildir that tests read. Recipients starting with `bounce` are refused with a
+//! permanent 550 (`smtp_sink.py`).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -25,8 +26,9 @@ impl SmtpSink {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
         let maildir = dir.path().join("maildir");
         let child = Command::new(&python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "smtp_sink.Sink"])
             .arg(&maildir)
+            .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

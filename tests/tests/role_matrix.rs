@@ -391,6 +391,41 @@ fn cases() -> Vec<Case> {
             Some(r#"{"reason": "02"}"#),
             [200, 200, 403, 403, 200],
         ),
+        case(
+            "sendInvoice",
+            Method::POST,
+            "/v1/invoices/{issued}/send",
+            Some(r#"{"to": ["pagos@cliente.example"]}"#),
+            [202, 202, 202, 403, 202],
+        ),
+        case(
+            "createInvoicePublicLink",
+            Method::POST,
+            "/v1/invoices/{issued}/public-link",
+            Some("{}"),
+            [201, 201, 201, 403, 201],
+        ),
+        case(
+            "listInvoicePublicLinks",
+            Method::GET,
+            "/v1/invoices/{issued}/public-links",
+            None,
+            [200; 5],
+        ),
+        case(
+            "revokeInvoicePublicLink",
+            Method::DELETE,
+            "/v1/invoices/{issued_link}",
+            None,
+            [204, 204, 204, 403, 204],
+        ),
+        case(
+            "listInvoiceEvents",
+            Method::GET,
+            "/v1/invoices/{invoice}/events",
+            None,
+            [200; 5],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -659,6 +694,21 @@ async fn expand(
         let id = issued_invoice(app, &team.owner.access_token, n).await;
         text = text.replace("{issued}", &id);
     }
+    if text.contains("{issued_link}") {
+        let id = issued_invoice(app, &team.owner.access_token, n).await;
+        let response = app
+            .post(&format!("/v1/invoices/{id}/public-link"))
+            .bearer_auth(&team.owner.access_token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        let link = json_of(response, 201).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        text = text.replace("{issued_link}", &format!("{id}/public-links/{link}"));
+    }
     if text.contains("{issuable}") {
         ensure_csd(app, &team.owner.access_token).await;
         let id = invoice(app, &team.owner.access_token, n).await;
@@ -759,6 +809,10 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{certificate}", &team.owner.user_id)
             .replace("{invoice}", &team.owner.user_id)
             .replace("{issued}", &team.owner.user_id)
+            .replace(
+                "{issued_link}",
+                &format!("{0}/public-links/{0}", team.owner.user_id),
+            )
             .replace("{issuable}", &team.owner.user_id);
         let response = app
             .request(case.method.clone(), &path)
@@ -927,6 +981,41 @@ fn other_tenant_cases() -> Vec<Case> {
             "/v1/invoices/{their_invoice}/cancel",
             Some(r#"{"reason": "02"}"#),
             [404, 404, 403, 403, 404],
+        ),
+        case(
+            "sendInvoice",
+            Method::POST,
+            "/v1/invoices/{their_invoice}/send",
+            Some(r#"{"to": ["pagos@cliente.example"]}"#),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "createInvoicePublicLink",
+            Method::POST,
+            "/v1/invoices/{their_invoice}/public-link",
+            Some("{}"),
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "listInvoicePublicLinks",
+            Method::GET,
+            "/v1/invoices/{their_invoice}/public-links",
+            None,
+            [404; 5],
+        ),
+        case(
+            "revokeInvoicePublicLink",
+            Method::DELETE,
+            "/v1/invoices/{their_invoice}/public-links/{their_invoice}",
+            None,
+            [404, 404, 404, 403, 404],
+        ),
+        case(
+            "listInvoiceEvents",
+            Method::GET,
+            "/v1/invoices/{their_invoice}/events",
+            None,
+            [404; 5],
         ),
         case(
             "getSeries",

@@ -40,6 +40,19 @@ impl Caller {
         }
     }
 
+    /// The caller as an invoice timeline names it.
+    pub fn actor(&self) -> persistence::invoice_activity::Actor {
+        use persistence::invoice_activity::{Actor, ActorKind};
+        Actor {
+            kind: if self.is_client {
+                ActorKind::ApiClient
+            } else {
+                ActorKind::User
+            },
+            id: Some(self.user_id),
+        }
+    }
+
     /// 403 unless the caller's role includes `required`.
     pub fn require(&self, required: Role) -> Result<(), ApiError> {
         if self.role.at_least(required) {

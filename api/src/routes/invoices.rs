@@ -35,10 +35,12 @@ use persistence::PgConnection;
 use persistence::catalogs::Snapshot;
 use persistence::customers::Customer;
 use persistence::identity::Organization;
+use persistence::invoice_activity::{self as activity, Tracking};
 use persistence::invoices::{self as store, Invoice, InvoiceFilter, InvoicePage};
 use persistence::products::Product;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -410,6 +412,40 @@ pub struct CancellationView {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
+/// Where the latest email of an invoice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Never sent (it may still have been viewed through a link shared by other means).
+    NotSent,
+    /// Waiting in the outbox, or being retried.
+    Queued,
+    /// The customer's mail server accepted it.
+    Sent,
+    /// Failed for good; the timeline's `delivery_failed` event says why.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotSent => "not_sent",
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn from_code(code: &str) -> Self {
+        match code {
+            "queued" => Self::Queued,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            _ => Self::NotSent,
+        }
+    }
+}
+
 with_invoice_fields! {
     /// An invoice or credit note.
     #[derive(Debug, Serialize, ToSchema)]
@@ -441,6 +477,12 @@ with_invoice_fields! {
         #[schema(example = "14654.24")]
         pub balance: String,
         pub payment_status: PaymentStatus,
+        /// Where the latest email of this invoice is (`POST /v1/invoices/{id}/send`).
+        pub delivery_status: DeliveryStatus,
+        /// When an email of this invoice first reached the customer's mail server.
+        pub sent_at: Option<DateTime<Utc>>,
+        /// When the invoice was first opened through a public link.
+        pub viewed_at: Option<DateTime<Utc>>,
         pub stamp: Option<StampView>,
         pub cancellation: Option<CancellationView>,
         /// Increases with every change; the `ETag` is this number in quotes.
@@ -1335,6 +1377,7 @@ impl From<&Invoice> for InvoiceInput {
 fn view_of(
     i: &Invoice,
     customer: (&str, &str),
+    tracking: Option<&Tracking>,
     stamp: Option<&store::Stamp>,
     cancellation: Option<&store::Cancellation>,
 ) -> InvoiceView {
@@ -1386,6 +1429,11 @@ fn view_of(
         balance: with_decimals_of(i.balance, &totals.total),
         totals,
         payment_status,
+        delivery_status: tracking.map_or(DeliveryStatus::NotSent, |t| {
+            DeliveryStatus::from_code(&t.delivery_status)
+        }),
+        sent_at: tracking.and_then(|t| t.sent_at),
+        viewed_at: tracking.and_then(|t| t.viewed_at),
         stamp: stamp.map(|s| StampView {
             certificate_number: s.certificate_number.clone(),
             pac: s.pac.clone(),
@@ -1407,7 +1455,7 @@ fn view_of(
 }
 
 /// The invoice with its stamp and cancellation, as the API shows it.
-fn load_view(
+pub(crate) fn load_view(
     conn: &mut PgConnection,
     org: Uuid,
     invoice: &Invoice,
@@ -1415,9 +1463,11 @@ fn load_view(
     let stamp = store::find_stamp(conn, org, invoice.id)?;
     let cancellation = store::find_cancellation(conn, org, invoice.id)?;
     let customer = persistence::customers::find(conn, org, invoice.customer_id)?;
+    let tracking = activity::tracking(conn, org, invoice.id)?;
     Ok(view_of(
         invoice,
         (&customer.legal_name, &customer.rfc),
+        tracking.as_ref(),
         stamp.as_ref(),
         cancellation.as_ref(),
     ))
@@ -1579,7 +1629,14 @@ fn write_draft(
                 ctx.customer.as_ref().map_or("", |c| c.legal_name.as_str()),
                 ctx.customer.as_ref().map_or("", |c| c.rfc.as_str()),
             );
-            Ok(Ok(view_of(&invoice, customer, None, None)))
+            let tracking = activity::tracking(conn, org, invoice.id)?;
+            Ok(Ok(view_of(
+                &invoice,
+                customer,
+                tracking.as_ref(),
+                None,
+                None,
+            )))
         }
         Err(e) => Ok(Err(e)),
     }
@@ -1635,8 +1692,17 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Accountant)?;
     let org = caller.organization_id;
+    let actor = caller.actor();
     let view = state
-        .tenant_db(org, move |conn| write_draft(conn, org, &input, None))
+        .tenant_db(org, move |conn| {
+            persistence::transaction(conn, |conn| {
+                let view = write_draft(conn, org, &input, None)?;
+                if let Ok(view) = &view {
+                    activity::record(conn, org, view.id, "created", actor, json!({}))?;
+                }
+                Ok(view)
+            })
+        })
         .await??;
     Ok(invoice_response(StatusCode::CREATED, &view))
 }
@@ -1775,6 +1841,10 @@ pub struct InvoiceListQuery {
     pub total_max: Option<String>,
     /// Changed at or after this instant (ERP sync).
     pub updated_since: Option<DateTime<Utc>>,
+    /// Only invoices whose latest email is in this state (`not_sent`: never emailed).
+    pub delivery_status: Option<DeliveryStatus>,
+    /// `true`: only invoices opened through a public link; `false`: only those never opened.
+    pub viewed: Option<bool>,
 }
 
 /// List invoices and credit notes.
@@ -1869,6 +1939,8 @@ pub async fn list(
         total_min,
         total_max,
         updated_since: query.updated_since,
+        delivery_status: query.delivery_status.map(|d| d.code().to_string()),
+        viewed: query.viewed,
     };
     let page = match request.key {
         InvoiceSort::CreatedAt => InvoicePage::CreatedAt(request.query()?),
@@ -1881,11 +1953,13 @@ pub async fn list(
         InvoiceSort::CustomerName => InvoicePage::CustomerName(request.query()?),
     };
     let org = caller.organization_id;
-    let (rows, customers) = state
+    let (rows, customers, tracking) = state
         .tenant_db(org, move |conn| {
             let rows = store::list(conn, org, &filter, &page)?;
             let customers = store::customer_names(conn, org, &rows.rows)?;
-            Ok((rows, customers))
+            let ids: Vec<Uuid> = rows.rows.iter().map(|i| i.id).collect();
+            let tracking = activity::tracking_of(conn, org, &ids)?;
+            Ok((rows, customers, tracking))
         })
         .await?;
     let key = request.key;
@@ -1896,7 +1970,7 @@ pub async fn list(
             let (name, rfc) = customers
                 .get(&i.customer_id)
                 .map_or(("", ""), |(n, r)| (n.as_str(), r.as_str()));
-            view_of(i, (name, rfc), None, None)
+            view_of(i, (name, rfc), tracking.get(&i.id), None, None)
         })
         .collect();
     let answer = request.page(views, rows.has_more, |v| match key {
@@ -2227,6 +2301,7 @@ fn record_step(
     org: Uuid,
     id: Uuid,
     outcome: &Result<domain::pac::Stamped, domain::pac::PacError>,
+    actor: activity::Actor,
 ) -> Result<InvoiceView, persistence::StoreError> {
     let mut invoice = store::lock(conn, org, id)?;
     match outcome {
@@ -2239,10 +2314,14 @@ fn record_step(
             if invoice.document_type == DocumentType::E.code() {
                 invoice.balance = apply_credit(conn, org, &invoice)?;
             }
+            let data = json!({ "uuid": uuid, "serie": invoice.serie, "folio": invoice.folio });
+            activity::record(conn, org, id, "issued", actor, data)?;
         }
         Err(e) => {
             store::record_stamp_failure(conn, org, id, &e.to_string())?;
             invoice.status = InvoiceStatus::StampFailed.code().to_string();
+            let data = json!({ "reason": e.to_string(), "folio": invoice.folio });
+            activity::record(conn, org, id, "stamp_failed", actor, data)?;
         }
     }
     let invoice = store::update(conn, &invoice)?;
@@ -2338,6 +2417,7 @@ pub async fn issue(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Accountant)?;
     let (org, id) = (caller.organization_id, id.into_inner());
+    let actor = caller.actor();
     let vault = state.vault.clone();
     let pac_name = state.pac.name().to_string();
     let sealed = state
@@ -2366,7 +2446,7 @@ pub async fn issue(
     let view = loop {
         let attempt = outcome.clone();
         match state
-            .tenant_db(org, move |conn| record_step(conn, org, id, &attempt))
+            .tenant_db(org, move |conn| record_step(conn, org, id, &attempt, actor))
             .await
         {
             Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE && delay.as_secs() < 20 => {
@@ -2584,6 +2664,7 @@ pub async fn cancel(
         Err(e) => return Err(pac_unavailable(e.to_string())),
     };
     let requested_by = caller.user_id;
+    let actor = caller.actor();
     let view = state
         .tenant_db(org, move |conn| {
             // Checked again under the lock: a concurrent cancellation may have won.
@@ -2610,9 +2691,20 @@ pub async fn cancel(
                     answered_at: (status != "pending").then_some(now),
                 },
             )?;
-            if status == "accepted" {
-                invoice.status = InvoiceStatus::Cancelled.code().to_string();
-                invoice = store::update(conn, &invoice)?;
+            let data =
+                json!({ "reason": input.reason, "replacement_uuid": input.replacement_uuid });
+            activity::record(conn, org, id, "cancellation_requested", actor, data.clone())?;
+            match status {
+                "accepted" => {
+                    invoice.status = InvoiceStatus::Cancelled.code().to_string();
+                    invoice = store::update(conn, &invoice)?;
+                    activity::record(conn, org, id, "cancelled", activity::Actor::SYSTEM, data)?;
+                }
+                "rejected" => {
+                    let kind = "cancellation_rejected";
+                    activity::record(conn, org, id, kind, activity::Actor::SYSTEM, data)?;
+                }
+                _ => {}
             }
             load_view(conn, org, &invoice).map(Ok)
         })

@@ -7,12 +7,14 @@ pub mod catalogs;
 pub mod certificates;
 pub mod contacts;
 pub mod customers;
+pub mod delivery;
 pub mod imports;
 pub mod invoices;
 pub mod me;
 pub mod operations;
 pub mod password;
 pub mod products;
+pub mod public;
 pub mod resource;
 pub mod security_events;
 pub mod series;
@@ -78,6 +80,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(invoices::create)
         .service(invoices::list)
         .service(invoices::get_one)
+        .service(delivery::send)
+        .service(delivery::create_public_link)
+        .service(delivery::list_public_links)
+        .service(delivery::revoke_public_link)
+        .service(delivery::list_events)
+        .service(public::summary)
+        .service(public::xml)
         .service(invoices::update)
         .service(invoices::remove)
         .service(invoices::issue)

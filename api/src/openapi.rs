@@ -37,6 +37,7 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
         (name = "products", description = "Products and services (what CFDI Conceptos are made from) with their SAT keys and tax profiles, and bulk import"),
         (name = "series", description = "Invoice series (CFDI Serie) and their gapless folio counters (CFDI Folio)"),
         (name = "invoices", description = "Invoices (CFDI type I) and credit notes (type E): drafts checked against SAT's rules, issuing (folio, seal, stamp), the stamped XML, cancellation, emailing, public links and the timeline"),
+        (name = "exports", description = "Bulk exports for accountants: a ZIP of every CFDI (XML and PDF) issued in a date range"),
         (name = "public", description = "What a public link shows, without logging in: the invoice's summary, PDF and XML"),
         (name = "operations", description = "Health checks and metrics for operators"),
     ),

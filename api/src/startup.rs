@@ -119,6 +119,7 @@ pub fn serve_with(
     let background = vec![
         tokio::spawn(idempotency::prune_forever(state.clone())),
         tokio::spawn(crate::email::deliver_forever(state.clone())),
+        tokio::spawn(crate::routes::exports::run_forever(state.clone())),
     ];
     let server = HttpServer::new(move || {
         let cors = cors(&state.config.cors_allowed_origins);

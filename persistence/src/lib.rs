@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod customers;
 pub mod error;
 pub mod explain;
+pub mod exports;
 pub mod idempotency;
 pub mod identity;
 pub mod invoice_activity;

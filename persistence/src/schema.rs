@@ -396,3 +396,34 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoice_tracking,
     invoice_public_links
 );
+
+diesel::table! {
+    exports (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        status -> Text,
+        date_from -> Date,
+        date_to -> Date,
+        document_types -> Array<Text>,
+        include_pdf -> Bool,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        leased_until -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        document_count -> Int4,
+        size_bytes -> Int8,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    export_chunks (export_id, seq) {
+        export_id -> Uuid,
+        organization_id -> Uuid,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::joinable!(export_chunks -> exports (export_id));
+diesel::allow_tables_to_appear_in_same_query!(exports, export_chunks);

@@ -426,6 +426,28 @@ fn cases() -> Vec<Case> {
             None,
             [200; 5],
         ),
+        case(
+            "createExport",
+            Method::POST,
+            "/v1/exports",
+            Some(r#"{"from": "2026-01-01", "to": "2026-01-31"}"#),
+            [202, 202, 202, 403, 202],
+        ),
+        case("listExports", Method::GET, "/v1/exports", None, [200; 5]),
+        case(
+            "getExport",
+            Method::GET,
+            "/v1/exports/{export}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "downloadExport",
+            Method::GET,
+            "/v1/exports/{export}/download",
+            None,
+            [200; 5],
+        ),
         // Last: it changes each user's password (their access tokens keep working).
         case(
             "changePassword",
@@ -490,6 +512,34 @@ async fn ensure_csd(app: &TestApp, token: &str) {
     if !active {
         certificate(app, token, 0).await;
     }
+}
+
+/// Exports an empty range with `token` and waits until it is ready; returns its id.
+async fn ready_export(app: &TestApp, token: &str) -> String {
+    let response = app
+        .post("/v1/exports")
+        .bearer_auth(token)
+        .json(&serde_json::json!({"from": "2020-01-01", "to": "2020-01-02"}))
+        .send()
+        .await
+        .unwrap();
+    let id = json_of(response, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..600 {
+        let response = app
+            .get(&format!("/v1/exports/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if json_of(response, 200).await["status"] == "ready" {
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("export {id} was never ready");
 }
 
 /// Creates and issues an invoice with `token`; returns its id.
@@ -694,6 +744,10 @@ async fn expand(
         let id = issued_invoice(app, &team.owner.access_token, n).await;
         text = text.replace("{issued}", &id);
     }
+    if text.contains("{export}") {
+        let id = ready_export(app, &team.owner.access_token).await;
+        text = text.replace("{export}", &id);
+    }
     if text.contains("{issued_link}") {
         let id = issued_invoice(app, &team.owner.access_token, n).await;
         let response = app
@@ -809,6 +863,7 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             .replace("{certificate}", &team.owner.user_id)
             .replace("{invoice}", &team.owner.user_id)
             .replace("{issued}", &team.owner.user_id)
+            .replace("{export}", &team.owner.user_id)
             .replace(
                 "{issued_link}",
                 &format!("{0}/public-links/{0}", team.owner.user_id),
@@ -983,6 +1038,20 @@ fn other_tenant_cases() -> Vec<Case> {
             [404, 404, 403, 403, 404],
         ),
         case(
+            "getExport",
+            Method::GET,
+            "/v1/exports/{their_export}",
+            None,
+            [404; 5],
+        ),
+        case(
+            "downloadExport",
+            Method::GET,
+            "/v1/exports/{their_export}/download",
+            None,
+            [404; 5],
+        ),
+        case(
             "sendInvoice",
             Method::POST,
             "/v1/invoices/{their_invoice}/send",
@@ -1105,6 +1174,7 @@ async fn another_tenants_ids_are_404_on_every_operation() {
     let their_series = series(&app, &them.access_token, 0).await;
     let their_certificate = certificate(&app, &them.access_token, 1).await;
     let their_invoice = invoice(&app, &them.access_token, 0).await;
+    let their_export = ready_export(&app, &them.access_token).await;
     let mut mismatches = Vec::new();
     for case in other_tenant_cases() {
         let path = case
@@ -1116,7 +1186,8 @@ async fn another_tenants_ids_are_404_on_every_operation() {
             .replace("{their_product}", &their_product)
             .replace("{their_series}", &their_series)
             .replace("{their_certificate}", &their_certificate)
-            .replace("{their_invoice}", &their_invoice);
+            .replace("{their_invoice}", &their_invoice)
+            .replace("{their_export}", &their_export);
         for (caller, token) in us.tokens().into_iter().enumerate() {
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
             if let Some(body) = case.body {

@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod contacts;
 pub mod customers;
 pub mod delivery;
+pub mod exports;
 pub mod imports;
 pub mod invoices;
 pub mod me;
@@ -85,6 +86,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delivery::list_public_links)
         .service(delivery::revoke_public_link)
         .service(delivery::list_events)
+        .service(exports::create)
+        .service(exports::list)
+        .service(exports::get_one)
+        .service(exports::download)
         .service(public::summary)
         .service(public::xml)
         .service(invoices::update)

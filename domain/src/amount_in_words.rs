@@ -49,7 +49,7 @@ pub fn amount_in_words(amount: Decimal, currency: &str, decimals: u32) -> String
     }
     out.push_str(&integer_in_words(whole, gender));
     if let Some(name) = name {
-        let exact_millions = whole >= MILLION && whole % MILLION == 0;
+        let exact_millions = whole >= MILLION && whole.is_multiple_of(MILLION);
         out.push_str(if exact_millions { " DE " } else { " " });
         out.push_str(if whole == 1 {
             name.singular

@@ -478,14 +478,11 @@ fn header(
     draft: bool,
 ) {
     let top = l.y;
-    // Left: logo and issuer.
+    // Left: the logo, and the issuer under it with the column's whole width.
     let left_w = 236.0;
-    let mut x = LEFT;
-    if let Some((w, _)) = logo {
-        x += w + 10.0;
-    }
-    let issuer_w = LEFT + left_w - x;
-    let mut y = top + 11.0;
+    let x = LEFT;
+    let issuer_w = left_w;
+    let mut y = top + 11.0 + logo.map_or(0.0, |(_, h)| h + 8.0);
     for line in text::wrap(l.face(FaceKind::Bold), &inv.emisor.nombre, 10.5, issuer_w) {
         l.text(x, y, FaceKind::Bold, 10.5, BLACK, &line);
         y += 12.5;
@@ -667,8 +664,8 @@ const CONCEPT_COLUMNS: [Column; 9] = [
     col("No. identificación", 60.0, Align::Left),
     col("Cantidad", 42.0, Align::Right),
     col("Clave unidad", 32.0, Align::Left),
-    col("Unidad", 36.0, Align::Left),
-    col("Descripción", 152.0, Align::Left),
+    col("Unidad", 44.0, Align::Left),
+    col("Descripción", 144.0, Align::Left),
     col("Valor unitario", 58.0, Align::Right),
     col("Descuento", 52.0, Align::Right),
     col("Importe", 60.0, Align::Right),

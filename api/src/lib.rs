@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pac;
 pub mod pagination;
+pub mod pdf;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;

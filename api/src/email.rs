@@ -95,11 +95,18 @@ pub async fn deliver_forever(state: web::Data<AppState>) {
                         }
                     }
                 }
-                _ => Vec::new(),
+                _ => Ok(Vec::new()),
             };
-            let outcome = {
-                let (transport, from) = (transport.clone(), from.clone());
-                web::block(move || send(&transport, &from, &email, files)).await
+            let outcome = match files {
+                Ok(files) => {
+                    let (transport, from) = (transport.clone(), from.clone());
+                    web::block(move || send(&transport, &from, &email, files)).await
+                }
+                // Without its documents the email is pointless, and retrying will not help.
+                Err(message) => Ok(Err(Failure {
+                    message,
+                    permanent: true,
+                })),
             };
             let recorded = match outcome {
                 Ok(Ok(())) => state.db(move |conn| outbox::mark_sent(conn, id)).await,
@@ -145,20 +152,33 @@ fn backoff(attempts: i32) -> Duration {
 /// A file attached to an email: its name, MIME type and bytes.
 type File = (String, ContentType, Vec<u8>);
 
-/// The stamped XML of an invoice email's invoice (and its PDF), as attachments.
+/// The PDF and the stamped XML of an invoice email's invoice, as attachments; `Err` with the
+/// reason when the invoice has no stamped document to send.
 fn invoice_files(
     conn: &mut persistence::PgConnection,
     org: uuid::Uuid,
     invoice_id: uuid::Uuid,
-) -> Result<Vec<File>, persistence::StoreError> {
+) -> Result<Result<Vec<File>, String>, persistence::StoreError> {
     let invoice = persistence::invoices::find(conn, org, invoice_id)?;
     let stamp = persistence::invoices::find_stamp(conn, org, invoice_id)?;
     let Some(xml) = stamp.and_then(|s| s.xml) else {
-        return Ok(Vec::new());
+        return Ok(Err("the invoice has no stamped XML".to_string()));
     };
-    let name = crate::routes::delivery::document_name(&invoice);
+    let printable = match crate::routes::documents::printable(conn, org, &invoice)? {
+        Ok(printable) => printable,
+        Err(e) => return Ok(Err(format!("the invoice cannot be printed: {e:?}"))),
+    };
+    let pdf = match crate::pdf::render(&printable.xml, &printable.options) {
+        Ok(pdf) => pdf,
+        Err(e) => return Ok(Err(format!("the PDF cannot be made: {e}"))),
+    };
+    let name = printable.name;
     let xml_type = ContentType::parse("application/xml").unwrap_or(ContentType::TEXT_PLAIN);
-    Ok(vec![(format!("{name}.xml"), xml_type, xml)])
+    let pdf_type = ContentType::parse("application/pdf").unwrap_or(ContentType::TEXT_PLAIN);
+    Ok(Ok(vec![
+        (format!("{name}.pdf"), pdf_type, pdf),
+        (format!("{name}.xml"), xml_type, xml),
+    ]))
 }
 
 fn mailbox(address: &str) -> Result<Mailbox, Failure> {

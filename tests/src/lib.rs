@@ -9,6 +9,7 @@
     reason = "test harness: a failed setup step aborts the test with its message"
 )]
 
+pub mod pdf;
 pub mod smtp;
 pub mod widgets;
 

@@ -165,6 +165,11 @@ async fn an_issued_invoice_is_emailed_with_its_documents_and_opened_through_its_
     .unwrap();
     let attached = attachment(&message, "F1.xml");
     assert_eq!(attached, xml.as_bytes());
+    let printed = attachment(&message, "F1.pdf");
+    assert!(
+        tests::pdf::text(&printed).contains(&uuid),
+        "the PDF of this invoice"
+    );
 
     let delivered = wait_for_delivery(&app, &owner, id, "sent").await;
     assert!(delivered["sent_at"].is_string());
@@ -199,6 +204,14 @@ async fn an_issued_invoice_is_emailed_with_its_documents_and_opened_through_its_
         .unwrap();
     assert_eq!(public_xml.status(), 200);
     assert_eq!(public_xml.text().await.unwrap(), xml);
+    let public_pdf = app
+        .get(&format!("/public/invoices/{token}/pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public_pdf.status(), 200);
+    let public_pdf = public_pdf.bytes().await.unwrap();
+    assert_eq!(tests::pdf::text(&public_pdf), tests::pdf::text(&printed));
     let viewed = get(&app, &owner, &format!("/v1/invoices/{id}")).await;
     assert!(viewed["viewed_at"].is_string());
     assert_eq!(viewed["delivery_status"], "sent");
@@ -207,7 +220,7 @@ async fn an_issued_invoice_is_emailed_with_its_documents_and_opened_through_its_
     assert_eq!(
         kinds(&events),
         ["created", "issued", "send_requested", "sent", "viewed"],
-        "viewed once, though the link was used twice"
+        "viewed once, though the link was used three times"
     );
     assert_eq!(events[0]["actor"]["type"], "user");
     assert_eq!(events[0]["actor"]["name"], "Owner");

@@ -83,6 +83,12 @@ async fn issued_invoices(app: &TestApp, owner: &Tenant, n: usize) -> Vec<String>
     ids
 }
 
+/// An attribute of the first element that has it.
+fn attribute_of<'a>(xml: &'a str, name: &str) -> &'a str {
+    let start = xml.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+    &xml[start..start + xml[start..].find('"').unwrap()]
+}
+
 /// Waits (up to 60 s) for the export to be built.
 async fn ready(app: &TestApp, who: &Tenant, id: &str) -> Value {
     for _ in 0..600 {
@@ -150,6 +156,13 @@ async fn a_date_range_is_exported_as_one_zip_of_its_documents() {
             .read_to_string(&mut inside)
             .unwrap();
         assert_eq!(inside, stamped, "the stamped XML, byte for byte");
+        let mut pdf = Vec::new();
+        zip.by_name(&format!("I/F{}.pdf", n + 1))
+            .unwrap()
+            .read_to_end(&mut pdf)
+            .unwrap();
+        let uuid = attribute_of(&stamped, "UUID");
+        assert!(tests::pdf::text(&pdf).contains(uuid), "its PDF");
     }
     let mut index = String::new();
     zip.by_name("index.csv")

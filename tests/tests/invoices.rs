@@ -844,6 +844,64 @@ async fn the_list_filters_and_sorts() {
     );
 }
 
+/// The worked example's PDF, as a person reads it (pdftotext) and as a phone scans its QR:
+/// both parties, the amount in words, the folio fiscal, and SAT's verification URL.
+#[tokio::test]
+async fn the_worked_example_prints_with_its_verification_qr() {
+    let app = TestApp::spawn().await;
+    let (owner, customer_id) = issuer(&app, 0, "owner@kemper.example").await;
+    let created = draft(&app, &owner, &worked_example(&customer_id)).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let pdf_of = |id: String| {
+        let (app, owner) = (&app, &owner);
+        async move {
+            let response = call(
+                app,
+                owner,
+                Method::GET,
+                &format!("/v1/invoices/{id}/pdf"),
+                None,
+            )
+            .await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-type"], "application/pdf");
+            response.bytes().await.unwrap().to_vec()
+        }
+    };
+    let draft_text = tests::pdf::text(&pdf_of(id.clone()).await);
+    assert!(draft_text.contains("BORRADOR"), "{draft_text}");
+    assert!(!draft_text.contains("Sello digital del CFDI"));
+
+    let done = json_of(issue(&app, &owner, &id).await, 200).await;
+    let pdf = pdf_of(id.clone()).await;
+    let text = tests::pdf::text(&pdf);
+    let uuid = done["uuid"].as_str().unwrap().to_uppercase();
+    for expected in [
+        "FACTURA",
+        "ORGANIZACION 0",
+        "EKU9003173C9",
+        "XOCHILT CASAS CHAVEZ",
+        "CACX7605101P8",
+        "CATORCE MIL SEISCIENTOS CINCUENTA Y CUATRO PESOS 24/100 M.N.",
+        "14,654.24",
+        uuid.as_str(),
+        "30001000000400002434",
+        "Este documento es una representación impresa de un CFDI",
+    ] {
+        assert!(text.contains(expected), "{expected} is not in:\n{text}");
+    }
+    assert!(!text.contains("BORRADOR"));
+    let xml = xml_of(&app, &owner, &id).await;
+    let sello = attribute(&xml, "Sello");
+    assert_eq!(
+        tests::pdf::qr_codes(&pdf, 1),
+        [format!(
+            "https://verificacfdi.facturaelectronica.sat.gob.mx/default.aspx?id={uuid}&re=EKU9003173C9&rr=CACX7605101P8&tt=14654.24&fe={}",
+            &sello[sello.len() - 8..]
+        )]
+    );
+}
+
 /// A stamp retried more than 71 hours after sealing (SAT stamps only within 72 hours of the
 /// `Fecha`) seals the document again with a new `Fecha`, keeping its folio; the stamped XML is
 /// still what SAT's tools accept.

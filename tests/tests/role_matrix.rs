@@ -392,6 +392,13 @@ fn cases() -> Vec<Case> {
             [200, 200, 403, 403, 200],
         ),
         case(
+            "getInvoicePdf",
+            Method::GET,
+            "/v1/invoices/{issued}/pdf",
+            None,
+            [200; 5],
+        ),
+        case(
             "sendInvoice",
             Method::POST,
             "/v1/invoices/{issued}/send",
@@ -1048,6 +1055,13 @@ fn other_tenant_cases() -> Vec<Case> {
             "downloadExport",
             Method::GET,
             "/v1/exports/{their_export}/download",
+            None,
+            [404; 5],
+        ),
+        case(
+            "getInvoicePdf",
+            Method::GET,
+            "/v1/invoices/{their_invoice}/pdf",
             None,
             [404; 5],
         ),

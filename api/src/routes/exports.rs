@@ -428,6 +428,7 @@ fn build(pool: &persistence::pool::DbPool, export: &Export) -> Result<(i32, i64)
         .get("c_CodigoPostal", &organization.postal_code)
         .and_then(|e| e.text("time_zone"))
         .unwrap_or(domain::local_time::ZONA_CENTRO);
+    let print = crate::routes::documents::branding(&mut reader, org).map_err(|e| fail(&e))?;
     let from = local_midnight(zone, export.date_from);
     let before = local_midnight(zone, export.date_to + chrono::Duration::days(1));
 
@@ -480,6 +481,14 @@ fn build(pool: &persistence::pool::DbPool, export: &Export) -> Result<(i32, i64)
             zip.start_file(format!("{name}.xml"), options)
                 .map_err(|e| fail(&e))?;
             zip.write_all(&document.xml).map_err(|e| fail(&e))?;
+            if export.include_pdf {
+                let xml = String::from_utf8_lossy(&document.xml);
+                let pdf = crate::pdf::render(&xml, &print)
+                    .map_err(|e| format!("{name}: the PDF cannot be made: {e}"))?;
+                zip.start_file(format!("{name}.pdf"), options)
+                    .map_err(|e| fail(&e))?;
+                zip.write_all(&pdf).map_err(|e| fail(&e))?;
+            }
             index
                 .write_record([
                     format!("{name}.xml"),

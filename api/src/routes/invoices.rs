@@ -1549,6 +1549,20 @@ fn check_in(
     Ok((ctx, checked))
 }
 
+/// The unsealed CFDI XML a draft would be issued as now (for its PDF), or its violations.
+pub(crate) fn draft_xml(
+    conn: &mut PgConnection,
+    org: Uuid,
+    invoice: &Invoice,
+) -> Result<Result<String, ApiError>, persistence::StoreError> {
+    let input = InvoiceInput::from(invoice);
+    let (_, checked) = check_in(conn, org, &input)?;
+    match checked.comprobante {
+        Some(cfdi) if checked.violations.is_empty() => Ok(Ok(cfdi.to_xml())),
+        _ => Ok(Err(ApiError::validation(checked.violations))),
+    }
+}
+
 /// Checks that the series exists in the organization and makes the right documents.
 fn check_series(
     conn: &mut PgConnection,

@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod contacts;
 pub mod customers;
 pub mod delivery;
+pub mod documents;
 pub mod exports;
 pub mod imports;
 pub mod invoices;
@@ -92,6 +93,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(exports::download)
         .service(public::summary)
         .service(public::xml)
+        .service(public::pdf)
+        .service(documents::get_pdf)
         .service(invoices::update)
         .service(invoices::remove)
         .service(invoices::issue)

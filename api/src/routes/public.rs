@@ -214,3 +214,38 @@ pub async fn xml(
         ))
         .body(xml))
 }
+
+/// An invoice's PDF, through its public link.
+///
+/// No login. The same document as `GET /v1/invoices/{id}/pdf`.
+#[utoipa::path(
+    operation_id = "getPublicInvoicePdf",
+    tag = "public",
+    security(()),
+    params(("token" = String, Path, description = "The link's token", min_length = 43, max_length = 43)),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 404, description = "Unknown, revoked or expired link", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/public/invoices/{token}/pdf")]
+pub async fn pdf(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let printable = viewed(&state, &req, &token, |conn, link| {
+        let org = link.organization_id;
+        let invoice = store::find(conn, org, link.invoice_id)?;
+        // Links exist only for stamped invoices, so there is always a document to print.
+        crate::routes::documents::printable(conn, org, &invoice)?
+            .map_err(|_| persistence::StoreError::NotFound)
+    })
+    .await?;
+    let name = printable.name.clone();
+    let bytes = crate::routes::documents::render(printable).await?;
+    Ok(crate::routes::documents::pdf_response(&name, bytes))
+}

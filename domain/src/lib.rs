@@ -1,6 +1,7 @@
 //! Pure invoicing rules. Nothing here performs I/O or knows about HTTP or SQL: the boundary is
 //! checked in CI (`cargo tree -p domain -i diesel` and `-i actix-web` find nothing).
 
+pub mod branding;
 pub mod cfdi;
 pub mod csd;
 pub mod fields;

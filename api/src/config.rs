@@ -144,9 +144,12 @@ pub struct ConfigError(pub Vec<String>);
 const MIN_SECRET_LEN: usize = 32;
 
 impl Config {
-    /// The largest body a request to `path` may send: the bulk imports take more.
+    /// The largest body a request to `path` may send: the bulk imports take more, and the
+    /// logo upload has a limit of its own.
     pub fn body_limit_for(&self, path: &str) -> usize {
-        if path.ends_with("/import") {
+        if path == crate::routes::branding::LOGO_PATH {
+            crate::routes::branding::MAX_LOGO_BYTES
+        } else if path.ends_with("/import") {
             self.import_body_limit.max(self.request_body_limit)
         } else {
             self.request_body_limit

@@ -32,6 +32,7 @@ RFC 3339 UTC timestamps; cursor pagination (`limit`, `starting_after`, `sort`); 
         (name = "users", description = "The organization's users, invitations, roles and security log"),
         (name = "api-clients", description = "ERP integrations: OAuth 2.0 client credentials"),
         (name = "certificates", description = "The organization's CSDs (certificados de sello digital): SAT's certificate and private key that seal its CFDIs"),
+        (name = "branding", description = "The organization's branding on its invoice PDFs and emails: logo, accent colour and footer"),
         (name = "catalogs", description = "SAT's CFDI 4.0 catalogs: tax regimes, CFDI uses, payment forms, product and unit keys, postal codes …"),
         (name = "customers", description = "Customers (CFDI Receptor), their contacts, and bulk import for ERP migrations"),
         (name = "products", description = "Products and services (what CFDI Conceptos are made from) with their SAT keys and tax profiles, and bulk import"),

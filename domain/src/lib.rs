@@ -2,6 +2,7 @@
 //! checked in CI (`cargo tree -p domain -i diesel` and `-i actix-web` find nothing).
 
 pub mod amount_in_words;
+pub mod branding;
 pub mod cfdi;
 pub mod csd;
 pub mod fields;

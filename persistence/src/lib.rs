@@ -5,6 +5,7 @@
 //! plain data or `domain` types. Every query that touches tenant data takes the tenant as a
 //! parameter.
 
+pub mod branding;
 pub mod catalogs;
 pub mod certificates;
 pub mod cluster;

@@ -427,3 +427,17 @@ diesel::table! {
 
 diesel::joinable!(export_chunks -> exports (export_id));
 diesel::allow_tables_to_appear_in_same_query!(exports, export_chunks);
+
+diesel::table! {
+    organization_branding (organization_id) {
+        organization_id -> Uuid,
+        logo -> Nullable<Bytea>,
+        logo_content_type -> Nullable<Text>,
+        logo_width -> Nullable<Int4>,
+        logo_height -> Nullable<Int4>,
+        accent_color -> Nullable<Text>,
+        footer_text -> Nullable<Text>,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}

@@ -872,9 +872,52 @@ async fn the_worked_example_prints_with_its_verification_qr() {
     assert!(draft_text.contains("BORRADOR"), "{draft_text}");
     assert!(!draft_text.contains("Sello digital del CFDI"));
 
+    // The organization's branding: a logo and a footer on every page.
+    let logo = {
+        let image = image::RgbImage::from_fn(120, 60, |x, _| image::Rgb([(x * 2) as u8, 80, 160]));
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        bytes.into_inner()
+    };
+    let response = app
+        .request(Method::PUT, "/v1/organization/branding/logo")
+        .bearer_auth(&owner.access_token)
+        .header("content-type", "image/png")
+        .body(logo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let footer = json!({"footer_text": "Pagos a CLABE 012180001234567897 · ventas@kemper.example", "accent_color": "#7A1F3D"});
+    let response = call(
+        &app,
+        &owner,
+        Method::PATCH,
+        "/v1/organization/branding",
+        Some(footer),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+
     let done = json_of(issue(&app, &owner, &id).await, 200).await;
     let pdf = pdf_of(id.clone()).await;
     let text = tests::pdf::text(&pdf);
+    assert!(
+        text.contains("Pagos a CLABE 012180001234567897"),
+        "the footer: {text}"
+    );
+    let file = tempfile::Builder::new().suffix(".pdf").tempfile().unwrap();
+    std::fs::write(file.path(), &pdf).unwrap();
+    let images = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        listed.contains("120    60"),
+        "the logo is embedded: {listed}"
+    );
     let uuid = done["uuid"].as_str().unwrap().to_uppercase();
     for expected in [
         "FACTURA",

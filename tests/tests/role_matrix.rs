@@ -21,8 +21,9 @@ use tests::{Team, TestApp, json_of, smtp::SmtpSink};
 /// `{owner}` the owner's user id, `{self}` the caller's own user id, `{fresh_user}` a viewer
 /// invited for this call only, `{fresh_client}` an API client created for this call only,
 /// `{certificate}` the organization's test CSD uploaded afresh, `{csd_upload}` the body that
-/// uploads it (with the organization's certificates deleted first), and `{n}` a number unique
-/// to the call.
+/// uploads it (with the organization's certificates deleted first), `{logo}` the path segment
+/// `logo` with a logo uploaded first, and `{n}` a number unique to the call. The body `{png}`
+/// is sent as a small `image/png`.
 struct Case {
     operation: &'static str,
     method: Method,
@@ -332,6 +333,43 @@ fn cases() -> Vec<Case> {
             None,
             [204, 204, 403, 403, 204],
         ),
+        // The organization's branding: every role reads; owners and admins (and admin clients)
+        // change it.
+        case(
+            "getBranding",
+            Method::GET,
+            "/v1/organization/branding",
+            None,
+            [200; 5],
+        ),
+        case(
+            "updateBranding",
+            Method::PATCH,
+            "/v1/organization/branding",
+            Some(r##"{"accent_color": "#1A73E8", "footer_text": "Pie {n}"}"##),
+            [200, 200, 403, 403, 200],
+        ),
+        case(
+            "putBrandingLogo",
+            Method::PUT,
+            "/v1/organization/branding/logo",
+            Some("{png}"),
+            [200, 200, 403, 403, 200],
+        ),
+        case(
+            "getBrandingLogo",
+            Method::GET,
+            "/v1/organization/branding/{logo}",
+            None,
+            [200; 5],
+        ),
+        case(
+            "deleteBrandingLogo",
+            Method::DELETE,
+            "/v1/organization/branding/{logo}",
+            None,
+            [204, 204, 403, 403, 204],
+        ),
         // Invoices: every role reads and validates; viewers do not write or issue; only owners
         // and admins cancel.
         case(
@@ -482,6 +520,14 @@ const INVOICE: &str = r#"{"customer_id": "{customer}", "payment_method": "PUE", 
     "lines": [{"quantity": "1", "unit_price": "100.00", "description": "Servicio",
     "product_key": "84111506", "unit_key": "E48", "tax_object": "02",
     "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}]}]}"#;
+
+/// A 2 x 2 PNG.
+fn png() -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(2, 2, image::Rgb([26, 115, 232]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
 
 /// Creates a draft invoice with `token` for a new customer; returns its id.
 async fn invoice(app: &TestApp, token: &str, n: usize) -> String {
@@ -787,6 +833,18 @@ async fn expand(
         let id = certificate(app, &team.owner.access_token, 0).await;
         text = text.replace("{certificate}", &id);
     }
+    if text.contains("{logo}") {
+        let response = app
+            .request(Method::PUT, "/v1/organization/branding/logo")
+            .bearer_auth(&team.owner.access_token)
+            .header("content-type", "image/png")
+            .body(png())
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await;
+        text = text.replace("{logo}", "logo");
+    }
     if text.contains("{fresh_client}") {
         let response = app
             .post("/v1/api-clients")
@@ -815,7 +873,9 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
             n += 1;
             let path = expand(&app, &sink, &team, caller, n, case.path).await;
             let mut request = app.request(case.method.clone(), &path).bearer_auth(token);
-            if let Some(body) = case.body {
+            if case.body == Some("{png}") {
+                request = request.header("content-type", "image/png").body(png());
+            } else if let Some(body) = case.body {
                 let body = expand(&app, &sink, &team, caller, n, body).await;
                 // Bodies are JSON objects, except the CSV of the imports.
                 let media_type = if body.starts_with('{') {
@@ -875,7 +935,8 @@ async fn every_operation_answers_each_role_as_the_matrix_says() {
                 "{issued_link}",
                 &format!("{0}/public-links/{0}", team.owner.user_id),
             )
-            .replace("{issuable}", &team.owner.user_id);
+            .replace("{issuable}", &team.owner.user_id)
+            .replace("{logo}", "logo");
         let response = app
             .request(case.method.clone(), &path)
             .send()

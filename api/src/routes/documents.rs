@@ -52,8 +52,27 @@ pub fn branding(
     conn: &mut PgConnection,
     org: Uuid,
 ) -> Result<RenderOptions, persistence::StoreError> {
-    let _ = (conn, org);
-    Ok(RenderOptions::default())
+    let Some(branding) = persistence::branding::find(conn, org)? else {
+        return Ok(RenderOptions::default());
+    };
+    let logo = match (branding.logo_content_type.as_deref(), branding.logo) {
+        (Some("image/png"), Some(bytes)) => Some(Logo::Png(bytes)),
+        (Some("image/jpeg"), Some(bytes)) => Some(Logo::Jpeg(bytes)),
+        _ => None,
+    };
+    Ok(RenderOptions {
+        draft: false,
+        logo,
+        accent_color: branding.accent_color.as_deref().and_then(rgb),
+        footer: branding.footer_text,
+    })
+}
+
+/// `#RRGGBB` as its three bytes.
+fn rgb(color: &str) -> Option<[u8; 3]> {
+    let hex = color.strip_prefix('#')?;
+    let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
 }
 
 /// Renders on the blocking pool: a PDF takes tens of milliseconds of CPU.
@@ -109,12 +128,12 @@ pub async fn get_pdf(
     Ok(pdf_response(&name, render(printable).await?))
 }
 
-/// Keeps the logo type in this module's vocabulary for the branding wiring.
-#[allow(dead_code)]
-fn logo_of(content_type: &str, bytes: Vec<u8>) -> Option<Logo> {
-    match content_type {
-        "image/png" => Some(Logo::Png(bytes)),
-        "image/jpeg" => Some(Logo::Jpeg(bytes)),
-        _ => None,
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accent_colours_are_read_as_rgb() {
+        assert_eq!(super::rgb("#1F4E79"), Some([0x1F, 0x4E, 0x79]));
+        assert_eq!(super::rgb("1F4E79"), None);
+        assert_eq!(super::rgb("#1F4E7"), None);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api_clients;
 pub mod auth;
+pub mod branding;
 pub mod catalogs;
 pub mod certificates;
 pub mod contacts;
@@ -56,6 +57,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(certificates::get_one)
         .service(certificates::activate)
         .service(certificates::remove)
+        .service(branding::get_branding)
+        .service(branding::update_branding)
+        .service(branding::put_logo)
+        .service(branding::get_logo)
+        .service(branding::delete_logo)
         .service(customers::import)
         .service(customers::create)
         .service(customers::list)

@@ -667,3 +667,36 @@ impl TestApp {
             .to_string()
     }
 }
+
+/// A request as `who`, with `body` as its JSON body when given.
+pub async fn call(
+    app: &TestApp,
+    who: &Tenant,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut request = app.request(method, path).bearer_auth(&who.access_token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("send the request")
+}
+
+/// The `pointer code` of every error of a validation problem, sorted.
+pub fn pointers(problem: &serde_json::Value) -> Vec<String> {
+    let mut found: Vec<String> = problem["errors"]
+        .as_array()
+        .expect("a validation problem has errors")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["pointer"].as_str().unwrap_or(""),
+                e["code"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}

@@ -12,7 +12,7 @@ use std::io::Cursor;
 use image::{ImageBuffer, ImageFormat, Rgb};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Tenant, TestApp, json_of, problem_of};
+use tests::{Tenant, TestApp, json_of, pointers, problem_of};
 
 const BRANDING: &str = "/v1/organization/branding";
 const LOGO: &str = "/v1/organization/branding/logo";
@@ -88,23 +88,6 @@ async fn logo(app: &TestApp, who: &Tenant) -> Result<(String, Vec<u8>), u16> {
         .unwrap()
         .to_string();
     Ok((content_type, response.bytes().await.unwrap().to_vec()))
-}
-
-fn pointers(problem: &Value) -> Vec<String> {
-    let mut found: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["pointer"].as_str().unwrap(),
-                e["code"].as_str().unwrap()
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 #[tokio::test]

@@ -15,8 +15,8 @@ use domain::csd::{self, Certificate, PrivateKey, codes};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tests::{
-    CSD_ENCRYPTION_KEY, TEST_CSD_PASSWORD, Tenant, TestApp, csd_upload, json_of, problem_of,
-    test_csd,
+    CSD_ENCRYPTION_KEY, TEST_CSD_PASSWORD, Tenant, TestApp, csd_upload, json_of, pointers,
+    problem_of, test_csd,
 };
 use uuid::Uuid;
 
@@ -52,23 +52,6 @@ async fn call(
 
 async fn upload(app: &TestApp, who: &Tenant, body: &Value) -> reqwest::Response {
     call(app, who, Method::POST, PATH, Some(body)).await
-}
-
-fn pointers(problem: &Value) -> Vec<String> {
-    let mut found: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["pointer"].as_str().unwrap(),
-                e["code"].as_str().unwrap()
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 fn org_id(tenant: &Tenant) -> Uuid {

@@ -8,21 +8,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Tenant, TestApp, json_of, problem_of};
-
-async fn call(
-    app: &TestApp,
-    who: &Tenant,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.request(method, path).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
+use tests::{Tenant, TestApp, call, json_of, pointers, problem_of};
 
 /// Organization 0 with its CSD, a default series `F`, and a customer with two invoice emails.
 async fn issuer(app: &TestApp) -> (Tenant, String) {
@@ -349,21 +335,8 @@ async fn drafts_and_bad_addresses_are_refused_and_nothing_is_queued() {
     let path = format!("/v1/invoices/{id}/send");
     let response = call(&app, &owner, Method::POST, &path, Some(body)).await;
     let problem = problem_of(response, 422, "validation_failed").await;
-    let mut pointers: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["pointer"].as_str().unwrap(),
-                e["code"].as_str().unwrap()
-            )
-        })
-        .collect();
-    pointers.sort();
     assert_eq!(
-        pointers,
+        pointers(&problem),
         [
             "/cc/0 invalid_email",
             "/message too_long",

@@ -9,21 +9,7 @@ use std::io::Read;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Tenant, TestApp, json_of, problem_of};
-
-async fn call(
-    app: &TestApp,
-    who: &Tenant,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.request(method, path).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
+use tests::{Tenant, TestApp, call, json_of, problem_of};
 
 /// Organization 0, ready to issue, with `n` issued invoices; returns their ids.
 async fn issued_invoices(app: &TestApp, owner: &Tenant, n: usize) -> Vec<String> {

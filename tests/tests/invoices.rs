@@ -12,7 +12,7 @@ use std::process::Command;
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Tenant, TestApp, json_of, problem_of};
+use tests::{Tenant, TestApp, call, json_of, pointers, problem_of};
 
 fn sat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sat")
@@ -20,20 +20,6 @@ fn sat_dir() -> PathBuf {
 
 fn b64(path: &Path) -> String {
     base64::engine::general_purpose::STANDARD.encode(std::fs::read(path).unwrap())
-}
-
-async fn call(
-    app: &TestApp,
-    who: &Tenant,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.request(method, path).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
 }
 
 /// Uploads SAT's test CSD of tenant `n` (the RFCs of [`tests::TENANTS`]).
@@ -193,23 +179,6 @@ async fn xml_of(app: &TestApp, who: &Tenant, id: &str) -> String {
             .starts_with("application/xml")
     );
     response.text().await.unwrap()
-}
-
-fn pointers(problem: &Value) -> Vec<String> {
-    let mut found: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["pointer"].as_str().unwrap(),
-                e["code"].as_str().unwrap()
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 fn run(command: &mut Command) -> Vec<u8> {

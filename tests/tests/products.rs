@@ -7,7 +7,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Tenant, TestApp, json_of, problem_of};
+use tests::{Tenant, TestApp, json_of, pointers, problem_of};
 
 fn consulting() -> Value {
     json!({
@@ -51,23 +51,6 @@ async fn create(app: &TestApp, owner: &Tenant, body: &Value) -> reqwest::Respons
 
 async fn created(app: &TestApp, owner: &Tenant, body: &Value) -> Value {
     json_of(create(app, owner, body).await, 201).await
-}
-
-fn pointers(problem: &Value) -> Vec<String> {
-    let mut found: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["pointer"].as_str().unwrap(),
-                e["code"].as_str().unwrap()
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 async fn names(app: &TestApp, owner: &Tenant, query: &str) -> Vec<String> {

@@ -16,22 +16,8 @@ use persistence::StoreError;
 use persistence::series as store;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Tenant, TestApp, json_of, problem_of};
+use tests::{Tenant, TestApp, call, json_of, pointers, problem_of};
 use uuid::Uuid;
-
-async fn call(
-    app: &TestApp,
-    who: &Tenant,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.request(method, path).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
 
 async fn created(app: &TestApp, who: &Tenant, body: Value) -> Value {
     json_of(
@@ -65,23 +51,6 @@ async fn patch(app: &TestApp, who: &Tenant, id: &Value, body: Value) -> reqwest:
         Some(body),
     )
     .await
-}
-
-fn pointers(problem: &Value) -> Vec<String> {
-    let mut found: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["pointer"].as_str().unwrap(),
-                e["code"].as_str().unwrap()
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 async fn prefixes(app: &TestApp, who: &Tenant, query: &str) -> Vec<String> {

@@ -138,7 +138,11 @@ fn forbid_nul(schema: &mut RefOr<Schema>, pending: &mut Vec<String>) {
                 || matches!(
                     object.format,
                     Some(SchemaFormat::KnownFormat(
-                        KnownFormat::Uuid | KnownFormat::DateTime | KnownFormat::Date
+                        // A binary string is a file's bytes (a logo), which may hold NULs.
+                        KnownFormat::Uuid
+                            | KnownFormat::DateTime
+                            | KnownFormat::Date
+                            | KnownFormat::Binary
                     ))
                 );
             if is_string && !constrained {

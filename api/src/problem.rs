@@ -360,3 +360,9 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         _ => "client_error",
     }
 }
+
+/// The bytes of a file (a PDF, a ZIP, an image), for the OpenAPI document: a binary string,
+/// which client generators turn into a blob or a byte stream.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryFile(pub Vec<u8>);

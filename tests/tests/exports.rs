@@ -192,6 +192,7 @@ async fn bad_ranges_are_refused_with_their_pointers() {
             json!({"from": "2026-01-01", "to": "2026-01-31", "document_types": []}),
             "/document_types",
         ),
+        (json!({"from": "9999-12-31", "to": "9999-12-31"}), "/from"),
     ] {
         let response = call(&app, &owner, Method::POST, "/v1/exports", Some(body)).await;
         let problem = problem_of(response, 422, "validation_failed").await;

@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::concurrency::{IfMatch, etag};
 use crate::extract::{Json, MergePatch, read_body};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, BinaryFile, Problem};
 use crate::routes::resource::merged;
 use crate::state::AppState;
 
@@ -360,7 +360,7 @@ fn logo_refused(e: &LogoError) -> ApiError {
         ("If-Match" = Option<String>, Header, description = "The `ETag` of the branding the change is based on"),
     ),
     request_body(description = "The PNG or JPEG file, at most 1 MiB and 4096 x 4096 pixels",
-        content(("image/png"), ("image/jpeg"))),
+        content((BinaryFile = "image/png"), (BinaryFile = "image/jpeg"))),
     responses(
         (status = 200, description = "The branding with its new logo; `ETag` carries its new version", body = BrandingView),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
@@ -419,7 +419,7 @@ pub async fn put_logo(
     tag = "branding",
     security(("bearer_jwt" = [])),
     responses(
-        (status = 200, description = "The logo, as uploaded", content(("image/png"), ("image/jpeg"))),
+        (status = 200, description = "The logo, as uploaded", content((BinaryFile = "image/png"), (BinaryFile = "image/jpeg"))),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The organization has no logo", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),

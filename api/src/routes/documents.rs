@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::pdf::{Logo, RenderOptions};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, BinaryFile, Problem};
 use crate::state::AppState;
 
 /// A document to print: the XML and how to print it.
@@ -104,7 +104,7 @@ pub fn pdf_response(name: &str, bytes: Vec<u8>) -> HttpResponse {
     security(("bearer_jwt" = [])),
     params(("id" = Uuid, Path, description = "The invoice's id")),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = BinaryFile),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invoice in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A draft that breaks SAT's rules (the violations, as `POST /v1/invoices/validate` gives them)", body = Problem, content_type = "application/problem+json"),

@@ -21,7 +21,7 @@ use crate::auth::Caller;
 use crate::extract::Json;
 use crate::middleware::idempotency::IdempotencyKey;
 use crate::pagination::{CreatedAtListQuery, ListParams, Page, SortKey};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, BinaryFile, Problem};
 use crate::state::AppState;
 
 /// Size of the stored pieces of a ZIP.
@@ -123,13 +123,26 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Accountant)?;
     let mut v = Violations::default();
-    if input.to < input.from {
+    // CFDI 4.0 began in 2022; the bounds keep date arithmetic far from chrono's limits.
+    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    let latest = NaiveDate::from_ymd_opt(2100, 12, 31).unwrap_or_default();
+    for (field, date) in [("from", input.from), ("to", input.to)] {
+        if date < earliest || date > latest {
+            v.push(Violation::new(
+                Pointer::root().field(field),
+                "out_of_range",
+                "a date from 2000-01-01 to 2100-12-31",
+            ));
+        }
+    }
+    let dated = v.is_empty();
+    if dated && input.to < input.from {
         v.push(Violation::new(
             Pointer::root().field("to"),
             "before_from",
             "to must not be before from",
         ));
-    } else if (input.to - input.from).num_days() > MAX_DAYS {
+    } else if dated && (input.to - input.from).num_days() > MAX_DAYS {
         v.push(Violation::new(
             Pointer::root().field("to"),
             "range_too_long",
@@ -268,7 +281,7 @@ pub async fn get_one(
     security(("bearer_jwt" = [])),
     params(("id" = Uuid, Path, description = "The export's id")),
     responses(
-        (status = 200, description = "The ZIP", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "The ZIP", content_type = "application/zip", body = BinaryFile),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such export in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`export_not_ready`: still being built, or failed", body = Problem, content_type = "application/problem+json"),

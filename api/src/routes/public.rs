@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::client_address::client_address;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, BinaryFile, Problem};
 use crate::routes::auth::hash_token;
 use crate::routes::invoices::{DocumentType, InvoiceStatus, PaymentStatus};
 use crate::state::AppState;
@@ -224,7 +224,7 @@ pub async fn xml(
     security(()),
     params(("token" = String, Path, description = "The link's token", min_length = 43, max_length = 43)),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = BinaryFile),
         (status = 404, description = "Unknown, revoked or expired link", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait"))),

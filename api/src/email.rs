@@ -160,19 +160,17 @@ fn invoice_files(
     invoice_id: uuid::Uuid,
 ) -> Result<Result<Vec<File>, String>, persistence::StoreError> {
     let invoice = persistence::invoices::find(conn, org, invoice_id)?;
-    let stamp = persistence::invoices::find_stamp(conn, org, invoice_id)?;
-    let Some(xml) = stamp.and_then(|s| s.xml) else {
-        return Ok(Err("the invoice has no stamped XML".to_string()));
-    };
+    // What the PDF is printed from is the stamped XML itself, once there is one.
     let printable = match crate::routes::documents::printable(conn, org, &invoice)? {
-        Ok(printable) => printable,
+        Ok(printable) if !printable.options.draft => printable,
+        Ok(_) => return Ok(Err("the invoice has no stamped XML".to_string())),
         Err(e) => return Ok(Err(format!("the invoice cannot be printed: {e:?}"))),
     };
     let pdf = match crate::pdf::render(&printable.xml, &printable.options) {
         Ok(pdf) => pdf,
         Err(e) => return Ok(Err(format!("the PDF cannot be made: {e}"))),
     };
-    let name = printable.name;
+    let (name, xml) = (printable.name, printable.xml.into_bytes());
     let xml_type = ContentType::parse("application/xml").unwrap_or(ContentType::TEXT_PLAIN);
     let pdf_type = ContentType::parse("application/pdf").unwrap_or(ContentType::TEXT_PLAIN);
     Ok(Ok(vec![

@@ -184,18 +184,17 @@ pub struct Document {
     pub xml: Vec<u8>,
 }
 
-/// Up to `limit` stamped documents of `types` issued in `[from, before)`, after `after`
-/// (issued_at, id), in that order: an export reads its range in such batches.
+/// One batch of the stamped documents of `types` issued in `[from, before)`, in
+/// (issued_at, id) order after `page.after`: an export reads its range batch by batch.
 pub fn documents(
     conn: &mut PgConnection,
     org_id: Uuid,
     types: &[String],
     from: DateTime<Utc>,
     before: DateTime<Utc>,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<Document>, StoreError> {
-    let mut query = invoices::table
+    page: &PageQuery<DateTime<Utc>>,
+) -> Result<Rows<Document>, StoreError> {
+    let query = invoices::table
         .inner_join(invoice_stamps::table)
         .filter(invoices::organization_id.eq(org_id))
         .filter(invoices::document_type.eq_any(types))
@@ -206,19 +205,16 @@ pub fn documents(
             crate::invoices::Invoice::as_select(),
             invoice_stamps::xml.assume_not_null(),
         ))
-        .order((invoices::issued_at.asc(), invoices::id.asc()))
-        .limit(limit)
         .into_boxed();
-    if let Some((at, id)) = after {
-        query = query.filter(
-            invoices::issued_at
-                .gt(at)
-                .or(invoices::issued_at.eq(at).and(invoices::id.gt(id))),
-        );
-    }
-    Ok(query
-        .load::<(crate::invoices::Invoice, Vec<u8>)>(conn)?
-        .into_iter()
-        .map(|(invoice, xml)| Document { invoice, xml })
-        .collect())
+    let rows = crate::keyset_page!(
+        query,
+        invoices::issued_at.assume_not_null(),
+        invoices::id,
+        page
+    )
+    .load::<(crate::invoices::Invoice, Vec<u8>)>(conn)?
+    .into_iter()
+    .map(|(invoice, xml)| Document { invoice, xml })
+    .collect();
+    Ok(Rows::from_overfetch(rows, page.limit))
 }

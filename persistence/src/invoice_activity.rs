@@ -327,24 +327,26 @@ pub fn links(
         .load(conn)?)
 }
 
-/// Revokes a link of the invoice (again: keeps the first revocation time).
+/// Revokes a link of the invoice: `true` when this revoked it, `false` when it already was
+/// (its first revocation time is kept); `NotFound` when the invoice has no such link.
 pub fn revoke_link(
     conn: &mut PgConnection,
     org_id: Uuid,
     invoice_id: Uuid,
     link_id: Uuid,
-) -> Result<PublicLink, StoreError> {
-    Ok(diesel::update(
-        invoice_public_links::table
-            .filter(invoice_public_links::organization_id.eq(org_id))
-            .filter(invoice_public_links::invoice_id.eq(invoice_id))
-            .filter(invoice_public_links::id.eq(link_id)),
-    )
-    .set(invoice_public_links::revoked_at.eq(diesel::dsl::sql::<
-        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-    >("COALESCE(revoked_at, now())")))
-    .returning(PublicLink::as_returning())
-    .get_result(conn)?)
+) -> Result<bool, StoreError> {
+    let link = invoice_public_links::table
+        .filter(invoice_public_links::organization_id.eq(org_id))
+        .filter(invoice_public_links::invoice_id.eq(invoice_id))
+        .filter(invoice_public_links::id.eq(link_id));
+    let revoked = diesel::update(link.filter(invoice_public_links::revoked_at.is_null()))
+        .set(invoice_public_links::revoked_at.eq(Utc::now()))
+        .execute(conn)?;
+    if revoked == 0 {
+        // Already revoked, or not there at all.
+        link.select(invoice_public_links::id).first::<Uuid>(conn)?;
+    }
+    Ok(revoked == 1)
 }
 
 /// The link whose token hashes to `hash`, whatever its organization: run outside a tenant

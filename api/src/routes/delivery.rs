@@ -239,7 +239,6 @@ fn public_urls(state: &AppState, token: &str) -> (String, String, String) {
 pub(crate) fn document_name(invoice: &Invoice) -> String {
     match (&invoice.serie, invoice.folio) {
         (Some(serie), Some(folio)) => format!("{serie}{folio}"),
-        (None, Some(folio)) => folio.to_string(),
         _ => invoice
             .uuid
             .map(|u| u.to_string().to_uppercase())
@@ -603,12 +602,7 @@ pub async fn revoke_public_link(
     state
         .tenant_db(org, move |conn| {
             persistence::transaction(conn, |conn| {
-                let before = activity::links(conn, org, id)?
-                    .into_iter()
-                    .find(|l| l.id == link_id)
-                    .ok_or(persistence::StoreError::NotFound)?;
-                activity::revoke_link(conn, org, id, link_id)?;
-                if before.revoked_at.is_none() {
+                if activity::revoke_link(conn, org, id, link_id)? {
                     let data = json!({ "public_link_id": link_id });
                     activity::record(conn, org, id, "public_link_revoked", actor, data)?;
                 }

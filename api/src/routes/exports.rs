@@ -469,7 +469,11 @@ fn build(pool: &persistence::pool::DbPool, export: &Export) -> Result<(i32, i64)
             "total",
         ])
         .map_err(|e| fail(&e))?;
-    let mut after = None;
+    let mut page = persistence::pagination::PageQuery {
+        limit: BATCH,
+        direction: persistence::pagination::Direction::Asc,
+        after: None,
+    };
     let mut count = 0i32;
     loop {
         let batch = store::documents(
@@ -478,13 +482,10 @@ fn build(pool: &persistence::pool::DbPool, export: &Export) -> Result<(i32, i64)
             &export.document_types,
             from,
             before,
-            after,
-            BATCH,
+            &page,
         )
         .map_err(|e| fail(&e))?;
-        let Some(last) = batch.last() else { break };
-        after = last.invoice.issued_at.map(|at| (at, last.invoice.id));
-        for document in &batch {
+        for document in &batch.rows {
             let invoice = &document.invoice;
             let name = format!(
                 "{}/{}",
@@ -524,8 +525,15 @@ fn build(pool: &persistence::pool::DbPool, export: &Export) -> Result<(i32, i64)
                 .map_err(|e| fail(&e))?;
             count += 1;
         }
-        if (batch.len() as i64) < BATCH {
-            break;
+        let last = batch.rows.last().and_then(|d| {
+            Some(persistence::pagination::Keyset {
+                value: d.invoice.issued_at?,
+                id: d.invoice.id,
+            })
+        });
+        match last {
+            Some(last) if batch.has_more => page.after = Some(last),
+            _ => break,
         }
     }
     let index = index.into_inner().map_err(|e| fail(&e))?;

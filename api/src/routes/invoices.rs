@@ -2516,16 +2516,13 @@ pub async fn get_xml(
             Ok((invoice, stamp))
         })
         .await?;
-    let Some((xml, uuid)) = stamp.and_then(|s| Some((s.xml?, s.uuid?))) else {
+    let Some(xml) = stamp.and_then(|s| s.xml) else {
         return Err(ApiError::conflict(
             "not_stamped",
             format!("the invoice is {} and has no stamped XML", invoice.status),
         ));
     };
-    let name = match (&invoice.serie, invoice.folio) {
-        (Some(serie), Some(folio)) => format!("{serie}{folio}"),
-        _ => uuid.to_string().to_uppercase(),
-    };
+    let name = crate::routes::delivery::document_name(&invoice);
     Ok(HttpResponse::Ok()
         .content_type("application/xml; charset=utf-8")
         .insert_header((

@@ -700,3 +700,65 @@ pub fn pointers(problem: &serde_json::Value) -> Vec<String> {
     found.sort();
     found
 }
+
+/// Makes organization 0 (owner `owner`) ready to issue: its test CSD, a default series `F`
+/// for invoices, and a customer (SAT's test individual, régimen 612) with `emails`; returns
+/// the customer's id.
+pub async fn ready_to_issue(app: &TestApp, owner: &Tenant, emails: &[&str]) -> String {
+    let post = |path: &'static str, body: serde_json::Value| async move {
+        let response = call(app, owner, reqwest::Method::POST, path, Some(body)).await;
+        json_of(response, 201).await
+    };
+    post("/v1/organization/certificates", csd_upload(0)).await;
+    post(
+        "/v1/series",
+        serde_json::json!({"prefix": "F", "document_type": "I", "is_default": true}),
+    )
+    .await;
+    let customer = post(
+        "/v1/customers",
+        serde_json::json!({
+            "legal_name": "XOCHILT CASAS CHAVEZ", "rfc": "CACX7605101P8", "tax_regime": "612",
+            "tax_postal_code": "42501", "cfdi_use": "G03", "emails": emails
+        }),
+    )
+    .await;
+    customer["id"].as_str().expect("a customer id").to_string()
+}
+
+/// A PUE invoice for `customer_id` with one line of `unit_price` plus IVA 16 %.
+pub fn one_line_invoice(customer_id: &str, unit_price: &str) -> serde_json::Value {
+    serde_json::json!({
+        "customer_id": customer_id, "payment_method": "PUE", "payment_form": "03",
+        "lines": [{"quantity": "1", "unit_price": unit_price, "description": "Consultoría",
+                   "product_key": "84111506", "unit_key": "E48", "tax_object": "02",
+                   "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}]}]
+    })
+}
+
+/// Creates and issues `body` as `owner`; returns the issued invoice.
+pub async fn issue_new(
+    app: &TestApp,
+    owner: &Tenant,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let draft = json_of(
+        call(
+            app,
+            owner,
+            reqwest::Method::POST,
+            "/v1/invoices",
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = draft["id"].as_str().expect("an invoice id");
+    let path = format!("/v1/invoices/{id}/issue");
+    json_of(
+        call(app, owner, reqwest::Method::POST, &path, None).await,
+        200,
+    )
+    .await
+}

@@ -10,48 +10,16 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tests::{Tenant, TestApp, call, json_of, pointers, problem_of};
 
-/// Organization 0 with its CSD, a default series `F`, and a customer with two invoice emails.
+/// Organization 0 ready to issue, and a customer with two invoice emails.
 async fn issuer(app: &TestApp) -> (Tenant, String) {
     let owner = app.register_tenant(0, "owner@kemper.example").await;
-    let response = call(
-        app,
-        &owner,
-        Method::POST,
-        "/v1/organization/certificates",
-        Some(tests::csd_upload(0)),
-    )
-    .await;
-    json_of(response, 201).await;
-    let series = json!({"prefix": "F", "document_type": "I", "is_default": true});
-    json_of(
-        call(app, &owner, Method::POST, "/v1/series", Some(series)).await,
-        201,
-    )
-    .await;
-    let customer = json!({
-        "legal_name": "XOCHILT CASAS CHAVEZ", "rfc": "CACX7605101P8", "tax_regime": "612",
-        "tax_postal_code": "42501", "cfdi_use": "G03",
-        "emails": ["pagos@casas.example", "conta@casas.example"]
-    });
-    let customer = json_of(
-        call(app, &owner, Method::POST, "/v1/customers", Some(customer)).await,
-        201,
-    )
-    .await;
-    (owner, customer["id"].as_str().unwrap().to_string())
-}
-
-fn invoice_body(customer_id: &str) -> Value {
-    json!({
-        "customer_id": customer_id, "payment_method": "PUE", "payment_form": "03",
-        "lines": [{"quantity": "1", "unit_price": "1000.00", "description": "Consultoría",
-                   "product_key": "84111506", "unit_key": "E48", "tax_object": "02",
-                   "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}]}]
-    })
+    let emails = ["pagos@casas.example", "conta@casas.example"];
+    let customer = tests::ready_to_issue(app, &owner, &emails).await;
+    (owner, customer)
 }
 
 async fn draft(app: &TestApp, who: &Tenant, customer_id: &str) -> Value {
-    let body = invoice_body(customer_id);
+    let body = tests::one_line_invoice(customer_id, "1000.00");
     json_of(
         call(app, who, Method::POST, "/v1/invoices", Some(body)).await,
         201,
@@ -60,12 +28,7 @@ async fn draft(app: &TestApp, who: &Tenant, customer_id: &str) -> Value {
 }
 
 async fn issued(app: &TestApp, who: &Tenant, customer_id: &str) -> Value {
-    let id = draft(app, who, customer_id).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let path = format!("/v1/invoices/{id}/issue");
-    json_of(call(app, who, Method::POST, &path, None).await, 200).await
+    tests::issue_new(app, who, tests::one_line_invoice(customer_id, "1000.00")).await
 }
 
 async fn get(app: &TestApp, who: &Tenant, path: &str) -> Value {

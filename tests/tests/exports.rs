@@ -13,58 +13,12 @@ use tests::{Tenant, TestApp, call, json_of, problem_of};
 
 /// Organization 0, ready to issue, with `n` issued invoices; returns their ids.
 async fn issued_invoices(app: &TestApp, owner: &Tenant, n: usize) -> Vec<String> {
-    json_of(
-        call(
-            app,
-            owner,
-            Method::POST,
-            "/v1/organization/certificates",
-            Some(tests::csd_upload(0)),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let series = json!({"prefix": "F", "document_type": "I", "is_default": true});
-    json_of(
-        call(app, owner, Method::POST, "/v1/series", Some(series)).await,
-        201,
-    )
-    .await;
-    let customer = json!({"legal_name": "XOCHILT CASAS CHAVEZ", "rfc": "CACX7605101P8",
-        "tax_regime": "612", "tax_postal_code": "42501", "cfdi_use": "G03"});
-    let customer = json_of(
-        call(app, owner, Method::POST, "/v1/customers", Some(customer)).await,
-        201,
-    )
-    .await;
+    let customer = tests::ready_to_issue(app, owner, &[]).await;
     let mut ids = Vec::new();
     for i in 0..n {
-        let body = json!({
-            "customer_id": customer["id"], "payment_method": "PUE", "payment_form": "03",
-            "lines": [{"quantity": "1", "unit_price": format!("{}.00", 100 + i), "description": "Servicio",
-                       "product_key": "84111506", "unit_key": "E48", "tax_object": "02",
-                       "taxes": [{"tax": "002", "factor": "Tasa", "rate": "0.160000"}]}]
-        });
-        let draft = json_of(
-            call(app, owner, Method::POST, "/v1/invoices", Some(body)).await,
-            201,
-        )
-        .await;
-        let id = draft["id"].as_str().unwrap().to_string();
-        json_of(
-            call(
-                app,
-                owner,
-                Method::POST,
-                &format!("/v1/invoices/{id}/issue"),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-        ids.push(id);
+        let body = tests::one_line_invoice(&customer, &format!("{}.00", 100 + i));
+        let issued = tests::issue_new(app, owner, body).await;
+        ids.push(issued["id"].as_str().unwrap().to_string());
     }
     ids
 }
